@@ -1,1 +1,25 @@
-//! placeholder
+//! The screener's domain, free of any AWS or HTTP dependency.
+//!
+//! * [`symbol`], [`bar`]: the values that cross the system's edges, parsed so that bad input is
+//!   rejected where it enters, with an error that names it.
+//! * [`calendar`]: NYSE trading days (weekdays minus exchange holidays).
+//! * [`ports`]: the small traits the step handlers depend on (store, market data, secrets,
+//!   metrics) and [`local`], their local adapters (a directory, environment variables, log lines).
+//! * [`synthetic`] and [`csv_source`]: the offline market data sources.
+//! * [`validation`]: per-symbol bar checks that repair or reject, as data.
+//! * [`workflow`]: the typed inputs and outputs of every workflow step, the storage layout, and
+//!   the stable error names the state machine's `Retry`/`Catch` match.
+
+pub mod bar;
+pub mod calendar;
+pub mod config;
+pub mod csv_source;
+pub mod local;
+pub mod ports;
+pub mod symbol;
+pub mod synthetic;
+pub mod validation;
+pub mod workflow;
+
+pub use bar::Bar;
+pub use symbol::Symbol;

@@ -1,0 +1,215 @@
+//! Ports: the small traits the step handlers depend on. Each has a local adapter (in
+//! [`crate::local`], [`crate::synthetic`], [`crate::csv_source`]) and a real one (S3, Alpaca,
+//! SSM, CloudWatch in their own crates). Configuration picks the adapter; a handler never knows
+//! which one it holds.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::bar::BarsBySymbol;
+use crate::symbol::Symbol;
+
+// ---------------------------------------------------------------------------------------------
+// Store
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no object at {key:?}")]
+    NotFound { key: String },
+    #[error("{key:?} was changed or created by someone else (conditional write refused)")]
+    PreconditionFailed { key: String },
+    #[error("store unavailable for {key:?}: {message}")]
+    Unavailable { key: String, message: String },
+}
+
+/// When a conditional write may go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if nothing is stored under the key yet.
+    IfAbsent,
+    /// Only if the stored object still has this version (from [`Store::get_versioned`]).
+    IfVersion(String),
+}
+
+/// Object storage: a local directory or an S3 bucket prefix. Keys use `/` separators.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Where a key lives, for people: a file path or an `s3://` URL.
+    fn locate(&self, key: &str) -> String;
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    /// The object and an opaque version for a later [`WriteCondition::IfVersion`].
+    async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, String), StoreError>;
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError>;
+    /// Writes only when `condition` holds, else [`StoreError::PreconditionFailed`].
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<(), StoreError>;
+    /// Keys under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// A link someone can download the object from: a presigned URL, or a file path locally.
+    async fn download_link(&self, key: &str, valid_for: Duration) -> Result<String, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Market data
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    pub symbol: Symbol,
+    pub name: String,
+    pub exchange: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
+}
+
+/// What the data is and how it was adjusted; recorded in every manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSourceInfo {
+    /// `synthetic`, `csv` or `alpaca`.
+    pub kind: String,
+    /// Human description, e.g. "synthetic market (seed 42, 500 symbols): NOT real prices".
+    pub description: String,
+    pub synthetic: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    pub adjustment: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MarketDataError {
+    #[error("rate limited by the market data API: {0}")]
+    RateLimited(String),
+    #[error("market data unavailable: {0}")]
+    Unavailable(String),
+    #[error("bad response from the market data API: {0}")]
+    BadResponse(String),
+    #[error("market data credentials refused: {0}")]
+    Unauthorized(String),
+    #[error("invalid market data request: {0}")]
+    InvalidRequest(String),
+}
+
+#[async_trait]
+pub trait MarketData: Send + Sync {
+    fn source(&self) -> DataSourceInfo;
+    /// Every tradable symbol the source knows, sorted by symbol.
+    async fn universe(&self) -> Result<Vec<Asset>, MarketDataError>;
+    /// Daily bars for `symbols` dated `start..=end`. Symbols without data are absent from the
+    /// answer (the caller records them); it is not an error.
+    async fn daily_bars(
+        &self,
+        symbols: &[Symbol],
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<BarsBySymbol, MarketDataError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+/// A secret value whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretString(value.into())
+    }
+    /// The secret itself, for the one place that sends it (an HTTP header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("secret {name:?} is not set: {hint}")]
+    Missing { name: String, hint: String },
+    #[error("could not read secret {name:?}: {message}")]
+    Unavailable { name: String, message: String },
+}
+
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// The secret named `name` (an SSM parameter name such as `/screener/alpaca/api_key`).
+    async fn get(&self, name: &str) -> Result<SecretString, SecretsError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetricUnit {
+    Count,
+    Seconds,
+    Milliseconds,
+    Percent,
+    None,
+}
+
+impl MetricUnit {
+    /// CloudWatch's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricUnit::Count => "Count",
+            MetricUnit::Seconds => "Seconds",
+            MetricUnit::Milliseconds => "Milliseconds",
+            MetricUnit::Percent => "Percent",
+            MetricUnit::None => "None",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricDatum {
+    pub name: String,
+    pub value: f64,
+    pub unit: MetricUnit,
+    /// Extra dimensions beyond the adapter's own (e.g. `Screen`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl MetricDatum {
+    pub fn new(name: &str, value: f64, unit: MetricUnit) -> Self {
+        MetricDatum {
+            name: name.to_string(),
+            value,
+            unit,
+            dimensions: Vec::new(),
+        }
+    }
+    pub fn with_dimension(mut self, name: &str, value: &str) -> Self {
+        self.dimensions.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not publish metrics: {0}")]
+pub struct MetricsError(pub String);
+
+#[async_trait]
+pub trait Metrics: Send + Sync {
+    async fn publish(&self, data: &[MetricDatum]) -> Result<(), MetricsError>;
+}

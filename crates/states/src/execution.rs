@@ -1,0 +1,351 @@
+//! The evaluation loop: runs a program state by state, records history, and
+//! hands each state a [`StateCtx`] with what it needs (clock, invoker, context object).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::clock::{Clock, SystemClock};
+use crate::definition::{Program, QueryLanguage, State, StateMachine};
+use crate::error::{Fault, names};
+use crate::history::{HistoryEvent, Observer, Recorder};
+use crate::invoker::TaskInvoker;
+
+/// Step Functions' payload limit: a state output above this fails with `States.DataLimitExceeded`.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// How to run an execution. `Default` gives a system clock, no observer and
+/// names like `local-execution`.
+#[derive(Clone)]
+pub struct ExecutionOptions {
+    pub execution_name: String,
+    pub state_machine_name: String,
+    pub clock: Arc<dyn Clock>,
+    pub observer: Option<Observer>,
+    /// Used in ARNs in the context object (`$$.Execution.Id`).
+    pub region: String,
+    pub account_id: String,
+    pub role_arn: String,
+    /// Seed for Retry jitter; `None` draws one.
+    pub jitter_seed: Option<u64>,
+}
+
+impl Default for ExecutionOptions {
+    fn default() -> Self {
+        ExecutionOptions {
+            execution_name: "local-execution".into(),
+            state_machine_name: "local-state-machine".into(),
+            clock: Arc::new(SystemClock),
+            observer: None,
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            role_arn: "arn:aws:iam::123456789012:role/local-state-machine-role".into(),
+            jitter_seed: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ExecutionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutionOptions")
+            .field("execution_name", &self.execution_name)
+            .field("state_machine_name", &self.state_machine_name)
+            .field("region", &self.region)
+            .field("observer", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub history: Vec<HistoryEvent>,
+}
+
+impl Execution {
+    /// `{"Error": .., "Cause": ..}` for a failed run, as AWS reports it.
+    pub fn error_output(&self) -> Option<Value> {
+        if self.status == ExecutionStatus::Succeeded {
+            return None;
+        }
+        Some(json!({"Error": self.error, "Cause": self.cause}))
+    }
+}
+
+/// Shared by every state of one execution.
+pub(crate) struct Engine {
+    pub invoker: Arc<dyn TaskInvoker>,
+    pub clock: Arc<dyn Clock>,
+    pub recorder: Recorder,
+    pub execution: Value,
+    pub state_machine: Value,
+    pub default_language: QueryLanguage,
+    pub jitter: Mutex<rand::rngs::SmallRng>,
+}
+
+/// Per-branch data: the Map item an iteration works on, the branch's variables
+/// and the id of the last event it recorded (previousEventId of the next one).
+pub(crate) struct Scope {
+    pub map_item: Option<(usize, Value)>,
+    pub variables: Mutex<BTreeMap<String, Value>>,
+    pub cursor: AtomicU64,
+    pub language: QueryLanguage,
+}
+
+impl Scope {
+    pub(crate) fn new(map_item: Option<(usize, Value)>, variables: BTreeMap<String, Value>, cursor: u64, language: QueryLanguage) -> Self {
+        Scope {
+            map_item,
+            variables: Mutex::new(variables),
+            cursor: AtomicU64::new(cursor),
+            language,
+        }
+    }
+
+    pub(crate) fn variables(&self) -> BTreeMap<String, Value> {
+        self.variables.lock().expect("variables lock").clone()
+    }
+}
+
+/// What a state sees while it runs.
+pub(crate) struct StateCtx<'a> {
+    pub engine: &'a Engine,
+    pub scope: &'a Scope,
+    pub name: &'a str,
+    pub entered_time: DateTime<Utc>,
+    pub entered_event_id: u64,
+    pub retry_count: AtomicU32,
+    pub language: QueryLanguage,
+}
+
+impl StateCtx<'_> {
+    /// Record an event after this branch's last one.
+    pub(crate) fn record(&self, event_type: &str, details: Value) -> u64 {
+        let prev = self.scope.cursor.load(Ordering::SeqCst);
+        let id = self.engine.recorder.record(prev, event_type, details);
+        self.scope.cursor.store(id, Ordering::SeqCst);
+        id
+    }
+
+    /// The context object `$$`.
+    pub(crate) fn context_object(&self) -> Value {
+        let mut ctx = json!({
+            "Execution": self.engine.execution,
+            "StateMachine": self.engine.state_machine,
+            "State": {
+                "Name": self.name,
+                "EnteredTime": timestamp(self.entered_time),
+                "RetryCount": self.retry_count.load(Ordering::SeqCst),
+            },
+        });
+        if let Some((index, value)) = &self.scope.map_item {
+            ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
+        }
+        ctx
+    }
+
+    /// The standard prefix of a `States.Runtime` cause.
+    pub(crate) fn runtime_prefix(&self) -> String {
+        format!(
+            "An error occurred while executing the state '{}' (entered at the event id #{}).",
+            self.name, self.entered_event_id
+        )
+    }
+
+    pub(crate) fn runtime(&self, detail: impl AsRef<str>) -> Fault {
+        Fault::runtime(format!("{} {}", self.runtime_prefix(), detail.as_ref()))
+    }
+}
+
+/// ISO-8601 with milliseconds, as AWS prints times in the context object.
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// What a state decided: its output and where to go (`None` = the branch ends).
+pub(crate) struct Transition {
+    pub output: Value,
+    pub next: Option<String>,
+}
+
+impl Transition {
+    pub(crate) fn from_common(output: Value, common: &crate::definition::Common) -> Self {
+        Transition {
+            output,
+            next: common.next.clone(),
+        }
+    }
+}
+
+/// Run one execution of `machine` on `input`.
+pub async fn execute(
+    machine: &StateMachine,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+    options: ExecutionOptions,
+) -> Execution {
+    let clock = options.clock.clone();
+    let start = clock.now();
+    let sm_arn = format!(
+        "arn:aws:states:{}:{}:stateMachine:{}",
+        options.region, options.account_id, options.state_machine_name
+    );
+    let exec_arn = format!(
+        "arn:aws:states:{}:{}:execution:{}:{}",
+        options.region, options.account_id, options.state_machine_name, options.execution_name
+    );
+    use rand::SeedableRng;
+    let engine = Engine {
+        invoker,
+        clock: clock.clone(),
+        recorder: Recorder::new(clock.clone(), options.observer.clone()),
+        execution: json!({
+            "Id": exec_arn,
+            "Input": input,
+            "Name": options.execution_name,
+            "RoleArn": options.role_arn,
+            "StartTime": timestamp(start),
+            "RedriveCount": 0,
+        }),
+        state_machine: json!({"Id": sm_arn, "Name": options.state_machine_name}),
+        default_language: machine.query_language(),
+        jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(
+            options.jitter_seed.unwrap_or_else(crate::util::entropy),
+        )),
+    };
+    let started = engine.recorder.record(
+        0,
+        "ExecutionStarted",
+        json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": options.role_arn}),
+    );
+    let scope = Scope::new(None, BTreeMap::new(), started, engine.default_language);
+    let run = run_program(&engine, &machine.program, input, &scope);
+    let result = match machine.timeout_seconds {
+        Some(secs) => {
+            let timeout = clock.sleep(std::time::Duration::from_secs(secs));
+            tokio::select! {
+                biased;
+                r = run => Some(r),
+                _ = timeout => None,
+            }
+        }
+        None => Some(run.await),
+    };
+    let prev = scope.cursor.load(Ordering::SeqCst);
+    let (status, output, error, cause) = match result {
+        Some(Ok(output)) => {
+            engine.recorder.record(
+                prev,
+                "ExecutionSucceeded",
+                json!({"output": output, "outputDetails": {"truncated": false}}),
+            );
+            (ExecutionStatus::Succeeded, Some(output), None, None)
+        }
+        Some(Err(fault)) => {
+            let mut details = json!({"error": fault.error});
+            if let Some(c) = &fault.cause {
+                details["cause"] = json!(c);
+            }
+            engine.recorder.record(prev, "ExecutionFailed", details);
+            (ExecutionStatus::Failed, None, Some(fault.error), fault.cause)
+        }
+        None => {
+            engine.recorder.record(prev, "ExecutionTimedOut", json!({"error": names::TIMEOUT}));
+            (ExecutionStatus::TimedOut, None, Some(names::TIMEOUT.to_owned()), None)
+        }
+    };
+    Execution {
+        status,
+        output,
+        error,
+        cause,
+        history: engine.recorder.take(),
+    }
+}
+
+/// Run a program (top level, branch or iteration) from its StartAt to an end.
+pub(crate) fn run_program<'a>(
+    engine: &'a Engine,
+    program: &'a Program,
+    input: Value,
+    scope: &'a Scope,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, Fault>> + Send + 'a>> {
+    Box::pin(async move {
+        let mut name: &str = &program.start_at;
+        let mut input = input;
+        loop {
+            let Some((key, state)) = program.states.get_key_value(name) else {
+                return Err(Fault::runtime(format!("State '{name}' does not exist")));
+            };
+            let language = state
+                .common()
+                .query_language
+                .or(program.query_language)
+                .unwrap_or(scope.language);
+            let entered_time = engine.clock.now();
+            let entered_event_id = {
+                let prev = scope.cursor.load(Ordering::SeqCst);
+                let id = engine.recorder.record(
+                    prev,
+                    &format!("{}StateEntered", state.type_name()),
+                    json!({"name": key, "input": input, "inputDetails": {"truncated": false}}),
+                );
+                scope.cursor.store(id, Ordering::SeqCst);
+                id
+            };
+            let ctx = StateCtx {
+                engine,
+                scope,
+                name: key,
+                entered_time,
+                entered_event_id,
+                retry_count: AtomicU32::new(0),
+                language,
+            };
+            let transition = crate::states::run_state(state, &ctx, input).await?;
+            if serialized_len(&transition.output) > MAX_PAYLOAD_BYTES {
+                return Err(Fault::new(
+                    names::DATA_LIMIT_EXCEEDED,
+                    format!(
+                        "The state/task '{key}' returned a result with a size exceeding the maximum number of bytes service limit."
+                    ),
+                ));
+            }
+            if !matches!(state, State::Fail(_)) {
+                ctx.record(
+                    &format!("{}StateExited", state.type_name()),
+                    json!({"name": key, "output": transition.output, "outputDetails": {"truncated": false}}),
+                );
+            }
+            match transition.next {
+                Some(next) => {
+                    let Some((k, _)) = program.states.get_key_value(next.as_str()) else {
+                        return Err(Fault::runtime(format!("State '{next}' does not exist")));
+                    };
+                    name = k;
+                    input = transition.output;
+                }
+                None => return Ok(transition.output),
+            }
+        }
+    })
+}
+
+pub(crate) fn serialized_len(v: &Value) -> usize {
+    serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0)
+}
