@@ -13,7 +13,9 @@ pub enum AnalyticsError {
         column: String,
         present: String,
     },
-    #[error("{input}: row {row} (line {line} of the file), column `{column}`: {problem}: `{value}`")]
+    #[error(
+        "{input}: row {row} (line {line} of the file), column `{column}`: {problem}: `{value}`"
+    )]
     BadCsvValue {
         input: String,
         /// 1-based data row (the header is not counted).

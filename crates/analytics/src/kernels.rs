@@ -100,6 +100,7 @@ impl SymbolBars<'_> {
     }
 
     /// The first `len` bars.
+    #[cfg(test)]
     pub fn prefix(&self, len: usize) -> Self {
         SymbolBars {
             dates: &self.dates[..len],
@@ -359,7 +360,11 @@ struct RecursiveValues {
 impl Recursive {
     fn new() -> Self {
         Recursive {
-            sma: [RunningSma::new(20), RunningSma::new(50), RunningSma::new(200)],
+            sma: [
+                RunningSma::new(20),
+                RunningSma::new(50),
+                RunningSma::new(200),
+            ],
             ema: [Ema::new(12), Ema::new(26)],
             rsi: Rsi::new(RSI_PERIOD),
             atr: Atr::new(ATR_PERIOD),
@@ -477,8 +482,9 @@ fn write_window_metrics(b: &SymbolBars<'_>, i: usize, runs: &Runs, out: &mut [f6
     };
     out[DOLLAR_VOLUME_20] = if covers(runs.dollar, i, VOLUME_WINDOW) {
         let mut sum = 0.0;
-        for j in i + 1 - VOLUME_WINDOW..=i {
-            sum += c[j] * b.volume[j];
+        let first = i + 1 - VOLUME_WINDOW;
+        for (&price, &volume) in c[first..=i].iter().zip(&b.volume[first..=i]) {
+            sum += price * volume;
         }
         finite_or_nan(sum / VOLUME_WINDOW as f64)
     } else {
@@ -609,7 +615,15 @@ pub fn compute_last(b: &SymbolBars<'_>) -> [f64; N_METRICS] {
                 peak_date = b.dates[j];
             }
         }
-        write_extremes(c[i], high, low, mdd, Some((peak, peak_date)), today, &mut out);
+        write_extremes(
+            c[i],
+            high,
+            low,
+            mdd,
+            Some((peak, peak_date)),
+            today,
+            &mut out,
+        );
     }
     out
 }
@@ -834,7 +848,10 @@ mod tests {
         let mut o = Owned::from_closes(&close);
         o.dates = dates;
         o.volume = (0..n).map(|_| (next() * 1e6).round()).collect();
-        o.open = close.iter().map(|c| c * (1.0 + (next() - 0.5) * 0.01)).collect();
+        o.open = close
+            .iter()
+            .map(|c| c * (1.0 + (next() - 0.5) * 0.01))
+            .collect();
         o
     }
 

@@ -1,3 +1,33 @@
-//! Indicators and declarative screens over daily bars.
+//! Indicators and declarative screens over daily bars, for the screener's Screen step
+//! and the `screener indicators` / `screener screen` commands.
+//!
+//! - [`read_bars`], [`read_bars_csv`], [`read_bars_parquet`]: bars in, checked and typed;
+//! - [`compute_indicators`]: every indicator for every (symbol, date) (`METRICS.md`);
+//! - [`ScreenSet`]: screens parsed from TOML (defaults in the top-level `screens.toml`);
+//! - [`screen_latest`]: metrics on each symbol's latest bar, screen membership and ranks;
+//! - [`write_csv`], [`write_parquet`]: results out.
+//!
+//! The arithmetic lives in `kernels` (per-symbol slices, TA-Lib's operation order), polars
+//! does input, sorting, and output. This crate depends on no other workspace crate.
+
+mod error;
+mod indicators;
+mod io;
 mod kernels;
+mod screen;
+mod screens;
+
+pub use error::{AnalyticsError, ScreenConfigError};
+pub use indicators::compute_indicators;
+pub use io::{
+    BAR_COLUMNS, read_bars, read_bars_csv, read_bars_parquet, write_csv, write_frame, write_parquet,
+};
 pub use kernels::INDICATOR_NAMES;
+pub use screen::{ScreenOutcome, ScreenSummary, screen_latest};
+pub use screens::{
+    BAR_METRICS, Condition, DEFAULT_SCREENS_TOML, Op, Operand, Screen, ScreenSet, Sort,
+    metric_names,
+};
+
+/// Re-exported so callers use the same polars as this crate.
+pub use polars;

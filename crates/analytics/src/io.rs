@@ -1,0 +1,388 @@
+//! Reading bars (CSV, Parquet, frames) into the canonical bars frame, and writing results.
+//!
+//! The canonical bars frame has `symbol` (String), `date` (Date), `open`, `high`, `low`,
+//! `close`, `volume` (Float64), and when present `vwap` (Float64) and `trade_count`
+//! (Int64). Other columns are dropped.
+
+use std::fs::File;
+use std::io::Cursor;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::error::AnalyticsError;
+
+pub(crate) const SYMBOL: &str = "symbol";
+pub(crate) const DATE: &str = "date";
+pub(crate) const PRICE_COLUMNS: [&str; 5] = ["open", "high", "low", "close", "volume"];
+const VWAP: &str = "vwap";
+const TRADE_COUNT: &str = "trade_count";
+/// Required columns, in canonical order.
+pub const BAR_COLUMNS: [&str; 7] = ["symbol", "date", "open", "high", "low", "close", "volume"];
+const OPTIONAL_COLUMNS: [&str; 2] = [VWAP, TRADE_COUNT];
+
+/// Where a frame came from, for error messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Origin<'a> {
+    pub name: &'a str,
+    /// CSV read as text: report file lines too.
+    pub csv: bool,
+}
+
+impl Origin<'_> {
+    fn bad_value(&self, row0: usize, column: &str, value: &str, problem: &str) -> AnalyticsError {
+        if self.csv {
+            AnalyticsError::BadCsvValue {
+                input: self.name.to_string(),
+                row: row0 + 1,
+                line: row0 + 2,
+                column: column.to_string(),
+                value: value.to_string(),
+                problem: problem.to_string(),
+            }
+        } else {
+            AnalyticsError::BadValue {
+                input: self.name.to_string(),
+                row: row0 + 1,
+                column: column.to_string(),
+                value: value.to_string(),
+                problem: problem.to_string(),
+            }
+        }
+    }
+}
+
+/// Reads bars from CSV bytes: header `symbol,date,open,high,low,close,volume[,vwap,trade_count]`,
+/// dates `YYYY-MM-DD`, empty cells are nulls.
+pub fn read_bars_csv(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
+    read_bars_csv_named(bytes, "CSV input")
+}
+
+pub(crate) fn read_bars_csv_named(bytes: &[u8], name: &str) -> Result<DataFrame, AnalyticsError> {
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(AnalyticsError::polars(format!("{name}: cannot read CSV")))?;
+    normalize_bars(df, Origin { name, csv: true })
+}
+
+/// Reads bars from a `.csv` or `.parquet` file. In Parquet, `date` may be a Date, a
+/// timestamp (its UTC calendar day is used) or a `YYYY-MM-DD` string.
+pub fn read_bars(path: &Path) -> Result<DataFrame, AnalyticsError> {
+    let name = path.display().to_string();
+    match extension(path).as_deref() {
+        Some("csv") => {
+            let bytes = std::fs::read(path).map_err(|source| AnalyticsError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            read_bars_csv_named(&bytes, &name)
+        }
+        Some("parquet") | Some("pq") => {
+            let file = File::open(path).map_err(|source| AnalyticsError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            read_bars_parquet_from(file, &name)
+        }
+        _ => Err(AnalyticsError::UnsupportedFormat {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// Reads bars from Parquet bytes.
+pub fn read_bars_parquet(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
+    read_bars_parquet_from(Cursor::new(bytes), "Parquet input")
+}
+
+fn read_bars_parquet_from<R: polars::io::mmap::MmapBytesReader>(
+    reader: R,
+    name: &str,
+) -> Result<DataFrame, AnalyticsError> {
+    let mut reader = ParquetReader::new(reader);
+    let schema = reader.schema().map_err(AnalyticsError::polars(format!(
+        "{name}: cannot read Parquet"
+    )))?;
+    // Read only the columns we use.
+    let wanted: Vec<String> = BAR_COLUMNS
+        .iter()
+        .chain(OPTIONAL_COLUMNS.iter())
+        .filter(|c| schema.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    let df = reader
+        .with_columns(Some(wanted))
+        .finish()
+        .map_err(AnalyticsError::polars(format!(
+            "{name}: cannot read Parquet"
+        )))?;
+    normalize_bars(df, Origin { name, csv: false })
+}
+
+pub(crate) fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}
+
+/// Checks and converts a bars frame to the canonical schema.
+pub(crate) fn normalize_bars(
+    df: DataFrame,
+    origin: Origin<'_>,
+) -> Result<DataFrame, AnalyticsError> {
+    let present: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    for required in BAR_COLUMNS {
+        if !present.iter().any(|c| c == required) {
+            return Err(AnalyticsError::MissingColumn {
+                input: origin.name.to_string(),
+                column: required.to_string(),
+                present: if present.is_empty() {
+                    "none".to_string()
+                } else {
+                    present.join(", ")
+                },
+            });
+        }
+    }
+    let height = df.height();
+    let mut columns = Vec::with_capacity(BAR_COLUMNS.len() + OPTIONAL_COLUMNS.len());
+    columns.push(symbol_column(&df, origin)?);
+    columns.push(date_column(&df, origin)?);
+    for name in PRICE_COLUMNS.iter().chain(std::iter::once(&VWAP)) {
+        if df.column(name).is_ok() {
+            columns.push(float_column(&df, name, origin)?);
+        }
+    }
+    if df.column(TRADE_COUNT).is_ok() {
+        columns.push(int_column(&df, TRADE_COUNT, origin)?);
+    }
+    DataFrame::new(height, columns).map_err(AnalyticsError::polars(origin.name.to_string()))
+}
+
+fn column<'a>(df: &'a DataFrame, name: &str) -> &'a Column {
+    df.column(name).expect("presence checked")
+}
+
+fn type_error(
+    origin: Origin<'_>,
+    column: &str,
+    found: &DataType,
+    expected: &str,
+) -> AnalyticsError {
+    AnalyticsError::BadColumnType {
+        input: origin.name.to_string(),
+        column: column.to_string(),
+        found: found.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+fn symbol_column(df: &DataFrame, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
+    let col = column(df, SYMBOL);
+    if col.dtype() != &DataType::String {
+        return Err(type_error(origin, SYMBOL, col.dtype(), "string"));
+    }
+    let ca = col.str().expect("dtype checked");
+    if ca.null_count() > 0 {
+        let row = ca.iter().position(|v| v.is_none()).unwrap_or(0);
+        return Err(origin.bad_value(row, SYMBOL, "", "missing symbol"));
+    }
+    if let Some(row) = ca
+        .iter()
+        .position(|v| v.is_some_and(|s| s.trim().is_empty()))
+    {
+        return Err(origin.bad_value(row, SYMBOL, "", "empty symbol"));
+    }
+    Ok(col.clone())
+}
+
+/// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// Parses `YYYY-MM-DD` into days since 1970-01-01.
+pub(crate) fn parse_date(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+        }
+        Some(v)
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    Some(days_since_epoch(date))
+}
+
+pub(crate) fn days_since_epoch(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+pub(crate) fn date_from_days(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
+}
+
+fn date_column(df: &DataFrame, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
+    let col = column(df, DATE);
+    let out = match col.dtype() {
+        DataType::Date => col.clone(),
+        DataType::Datetime(_, _) => {
+            col.cast(&DataType::Date)
+                .map_err(AnalyticsError::polars(format!(
+                    "{}: column `date`",
+                    origin.name
+                )))?
+        }
+        DataType::String => {
+            let ca = col.str().expect("dtype checked");
+            let mut days = Vec::with_capacity(ca.len());
+            for (row, v) in ca.iter().enumerate() {
+                match v {
+                    None => return Err(origin.bad_value(row, DATE, "", "missing date")),
+                    Some(s) => match parse_date(s.trim()) {
+                        Some(d) => days.push(d),
+                        None => {
+                            return Err(origin.bad_value(
+                                row,
+                                DATE,
+                                s,
+                                "not a valid date in YYYY-MM-DD form",
+                            ));
+                        }
+                    },
+                }
+            }
+            Int32Chunked::from_vec(DATE.into(), days)
+                .into_date()
+                .into_column()
+        }
+        other => {
+            return Err(type_error(
+                origin,
+                DATE,
+                other,
+                "date, timestamp or YYYY-MM-DD string",
+            ));
+        }
+    };
+    if out.null_count() > 0 {
+        let ca = out.date().expect("date");
+        let row = ca.phys.iter().position(|v| v.is_none()).unwrap_or(0);
+        return Err(origin.bad_value(row, DATE, "", "missing date"));
+    }
+    Ok(out)
+}
+
+fn float_column(df: &DataFrame, name: &str, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
+    let col = column(df, name);
+    match col.dtype() {
+        DataType::Float64 => Ok(col.clone()),
+        dt if dt.is_primitive_numeric() => {
+            col.cast(&DataType::Float64)
+                .map_err(AnalyticsError::polars(format!(
+                    "{}: column `{name}`",
+                    origin.name
+                )))
+        }
+        DataType::String => {
+            let ca = col.str().expect("dtype checked");
+            let mut values = Vec::with_capacity(ca.len());
+            for (row, v) in ca.iter().enumerate() {
+                values.push(match v.map(str::trim) {
+                    None | Some("") => None,
+                    Some(s) => match s.parse::<f64>() {
+                        Ok(x) => Some(x),
+                        Err(_) => return Err(origin.bad_value(row, name, s, "not a number")),
+                    },
+                });
+            }
+            Ok(Float64Chunked::from_iter_options(name.into(), values.into_iter()).into_column())
+        }
+        other => Err(type_error(origin, name, other, "number")),
+    }
+}
+
+fn int_column(df: &DataFrame, name: &str, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
+    let col = column(df, name);
+    match col.dtype() {
+        DataType::Int64 => Ok(col.clone()),
+        dt if dt.is_integer() => {
+            col.cast(&DataType::Int64)
+                .map_err(AnalyticsError::polars(format!(
+                    "{}: column `{name}`",
+                    origin.name
+                )))
+        }
+        DataType::String => {
+            let ca = col.str().expect("dtype checked");
+            let mut values = Vec::with_capacity(ca.len());
+            for (row, v) in ca.iter().enumerate() {
+                values.push(match v.map(str::trim) {
+                    None | Some("") => None,
+                    Some(s) => match s.parse::<i64>() {
+                        Ok(x) => Some(x),
+                        Err(_) => {
+                            return Err(origin.bad_value(row, name, s, "not a whole number"));
+                        }
+                    },
+                });
+            }
+            Ok(Int64Chunked::from_iter_options(name.into(), values.into_iter()).into_column())
+        }
+        other => Err(type_error(origin, name, other, "whole number")),
+    }
+}
+
+/// Writes a frame as CSV: header, dates `YYYY-MM-DD`, floats in the shortest form that
+/// reads back to the same value, nulls as empty cells.
+pub fn write_csv(df: &mut DataFrame) -> Result<Vec<u8>, AnalyticsError> {
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf)
+        .include_header(true)
+        .with_date_format(Some("%Y-%m-%d".into()))
+        .with_float_precision(None)
+        .with_null_value("".into())
+        .finish(df)
+        .map_err(AnalyticsError::polars("writing CSV"))?;
+    Ok(buf)
+}
+
+/// Writes a frame as Parquet (zstd-compressed, with statistics).
+pub fn write_parquet(df: &mut DataFrame) -> Result<Vec<u8>, AnalyticsError> {
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .finish(df)
+        .map_err(AnalyticsError::polars("writing Parquet"))?;
+    Ok(buf)
+}
+
+/// Writes a frame to `path` as CSV or Parquet by its extension.
+pub fn write_frame(df: &mut DataFrame, path: &Path) -> Result<(), AnalyticsError> {
+    let bytes = match extension(path).as_deref() {
+        Some("csv") => write_csv(df)?,
+        Some("parquet") | Some("pq") => write_parquet(df)?,
+        _ => {
+            return Err(AnalyticsError::UnsupportedFormat {
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    std::fs::write(path, bytes).map_err(|source| AnalyticsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

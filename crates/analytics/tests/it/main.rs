@@ -1,0 +1,6 @@
+//! Integration tests of screener-analytics: one binary, one module per area.
+
+mod common;
+mod io;
+mod metrics;
+mod screen;

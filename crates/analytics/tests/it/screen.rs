@@ -1,0 +1,112 @@
+//! screen_latest: latest-bar metrics, screens and ranks.
+
+use screener_analytics::polars::prelude::*;
+use screener_analytics::{ScreenSet, compute_indicators, screen_latest};
+
+use crate::common::*;
+
+fn liquid(symbol: &str, closes: &[f64]) -> String {
+    bars_csv(symbol, closes).replace(",1000\n", ",1000000\n")
+}
+
+#[test]
+fn deepest_drawdown_ranks_the_deepest_liquid_fall_first() {
+    let mut rows = String::new();
+    let mut up: Vec<f64> = (0..40).map(|i| 100.0 + i as f64).collect();
+    rows.push_str(&liquid("UP", &up));
+    let mut down = vec![100.0; 30];
+    down.extend([60.0; 10]);
+    rows.push_str(&liquid("DOWN40", &down));
+    let mut half = vec![100.0; 30];
+    half.extend([50.0; 10]);
+    rows.push_str(&liquid("DOWN50", &half));
+    // Deep fall, but illiquid: volume 1000.
+    let mut thin = vec![100.0; 30];
+    thin.extend([10.0; 10]);
+    rows.push_str(&bars_csv("THIN", &thin));
+    up.clear();
+
+    let out = screen_latest(frame(&rows), &ScreenSet::default_screens(), None).unwrap();
+    let s = out
+        .screens
+        .iter()
+        .find(|s| s.name == "deepest_drawdown")
+        .unwrap();
+    assert_eq!(s.count, 2);
+    let top: Vec<&str> = s
+        .top
+        .column("symbol")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(top, ["DOWN50", "DOWN40"]);
+    let r = &out.results;
+    let syms: Vec<&str> = r
+        .column("symbol")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(syms, ["DOWN40", "DOWN50", "THIN", "UP"]);
+    let pass: Vec<Option<bool>> = r
+        .column("pass_deepest_drawdown")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(pass, [Some(true), Some(true), Some(false), Some(false)]);
+    let rank: Vec<Option<u32>> = r
+        .column("rank_deepest_drawdown")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(rank, [Some(2), Some(1), None, None]);
+}
+
+#[test]
+fn screen_latest_equals_the_last_row_of_compute_indicators() {
+    let mut rows = String::new();
+    for (k, sym) in ["AAA", "BBB", "CCC"].iter().enumerate() {
+        let closes: Vec<f64> = (0..300)
+            .map(|i| 50.0 + 10.0 * ((i as f64) * 0.1 + k as f64).sin() + i as f64 * 0.05)
+            .collect();
+        rows.push_str(&liquid(sym, &closes));
+    }
+    let df = frame(&rows);
+    let all = compute_indicators(df.clone()).unwrap();
+    let out = screen_latest(df, &ScreenSet::default_screens(), None).unwrap();
+    // Last row of each symbol (the output is sorted by symbol, then date).
+    let syms: Vec<&str> = all
+        .column("symbol")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    let last_rows: Vec<IdxSize> = (0..syms.len())
+        .filter(|&i| i + 1 == syms.len() || syms[i + 1] != syms[i])
+        .map(|i| i as IdxSize)
+        .collect();
+    let last = all.take(&IdxCa::from_vec("i".into(), last_rows)).unwrap();
+    for name in screener_analytics::INDICATOR_NAMES {
+        let a = values(&last, name);
+        let b = values(&out.results, name);
+        assert_eq!(a.len(), 3);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                x.map(f64::to_bits),
+                y.map(f64::to_bits),
+                "{name}: {x:?} vs {y:?}"
+            );
+        }
+    }
+}
