@@ -42,7 +42,10 @@ pub struct ScaledClock {
 impl ScaledClock {
     /// `factor` must be positive; values below 1 slow time down.
     pub fn new(factor: f64) -> Self {
-        assert!(factor > 0.0 && factor.is_finite(), "ScaledClock factor must be positive");
+        assert!(
+            factor > 0.0 && factor.is_finite(),
+            "ScaledClock factor must be positive"
+        );
         ScaledClock {
             factor,
             origin_wall: Utc::now(),
@@ -62,34 +65,53 @@ impl Clock for ScaledClock {
     }
 }
 
-/// Never really sleeps: a sleep moves the clock's own `now()` forward to its
-/// deadline and completes on its next poll. Concurrent sleeps overlap (the clock
-/// moves to the latest deadline, not the sum), and a sleep whose deadline has
-/// already passed completes at once, so racing a task's sleep against a
-/// timeout's sleep picks the one that would have finished first.
+/// Never really sleeps; advances its own `now()`. Time moves like a
+/// discrete-event simulation: a pending sleep completes (moving `now()` to its
+/// deadline) once it is the earliest pending sleep and has been polled again
+/// with no other clock activity (a `now()` call, another sleep starting or
+/// ending) in between. So a fake task that "takes" 3 s through `clock.sleep`
+/// beats a 5 s timeout, and loses to a 2 s one.
+///
+/// Meant for tests with fake invokers that spend time only through the clock:
+/// a sleep racing real I/O would complete as soon as the I/O is pending.
 #[derive(Debug)]
 pub struct VirtualClock {
-    now: Mutex<DateTime<Utc>>,
-    slept: Mutex<Vec<Duration>>,
+    inner: Mutex<VirtualState>,
+}
+
+#[derive(Debug)]
+struct VirtualState {
+    now: DateTime<Utc>,
+    /// Pending sleeps by id: their deadlines.
+    pending: std::collections::BTreeMap<u64, DateTime<Utc>>,
+    next_id: u64,
+    activity: u64,
+    slept: Vec<Duration>,
 }
 
 impl VirtualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         VirtualClock {
-            now: Mutex::new(start),
-            slept: Mutex::new(Vec::new()),
+            inner: Mutex::new(VirtualState {
+                now: start,
+                pending: Default::default(),
+                next_id: 0,
+                activity: 0,
+                slept: Vec::new(),
+            }),
         }
     }
 
     /// Every duration passed to `sleep`, in call order (what tests assert back-off on).
     pub fn sleeps(&self) -> Vec<Duration> {
-        self.slept.lock().expect("clock lock").clone()
+        self.inner.lock().expect("clock lock").slept.clone()
     }
 
     /// Move time forward without sleeping.
     pub fn advance(&self, d: Duration) {
-        let mut now = self.now.lock().expect("clock lock");
-        *now += chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let mut st = self.inner.lock().expect("clock lock");
+        st.now += chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        st.activity += 1;
     }
 }
 
@@ -102,42 +124,79 @@ impl Default for VirtualClock {
 
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().expect("clock lock")
+        let mut st = self.inner.lock().expect("clock lock");
+        st.activity += 1;
+        st.now
     }
 
     fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        self.slept.lock().expect("clock lock").push(d);
-        let deadline = self.now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let mut st = self.inner.lock().expect("clock lock");
+        st.slept.push(d);
+        let deadline = st.now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let id = st.next_id;
+        st.next_id += 1;
         Box::pin(VirtualSleep {
             clock: self,
+            id,
             deadline,
-            polled: false,
+            seen: None,
         })
     }
 }
 
 struct VirtualSleep<'a> {
     clock: &'a VirtualClock,
+    id: u64,
     deadline: DateTime<Utc>,
-    polled: bool,
+    /// The clock activity count at this sleep's previous poll.
+    seen: Option<u64>,
 }
 
 impl Future for VirtualSleep<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut now = self.clock.now.lock().expect("clock lock");
-        if *now >= self.deadline || self.polled {
-            if *now < self.deadline {
-                *now = self.deadline;
+        let mut st = self.clock.inner.lock().expect("clock lock");
+        if st.now >= self.deadline {
+            if st.pending.remove(&self.id).is_some() {
+                st.activity += 1;
             }
             return Poll::Ready(());
         }
-        *now = self.deadline;
-        drop(now);
-        self.polled = true;
+        match self.seen {
+            None => {
+                st.pending.insert(self.id, self.deadline);
+                st.activity += 1;
+            }
+            Some(seen) => {
+                let earliest = st
+                    .pending
+                    .iter()
+                    .min_by_key(|(id, d)| (**d, **id))
+                    .map(|(id, _)| *id);
+                if earliest == Some(self.id) && seen == st.activity {
+                    st.now = self.deadline;
+                    st.pending.remove(&self.id);
+                    st.activity += 1;
+                    return Poll::Ready(());
+                }
+            }
+        }
+        let activity = st.activity;
+        drop(st);
+        self.seen = Some(activity);
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl Drop for VirtualSleep<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.clock.inner.lock()
+            && st.pending.remove(&self.id).is_some()
+        {
+            st.activity += 1;
+        }
     }
 }
 
@@ -171,6 +230,20 @@ mod tests {
             _ = clock.sleep(Duration::from_secs(5)) => "long",
         };
         assert_eq!(r, "short");
+        let start = clock.now();
+        let r = tokio::select! {
+            biased;
+            _ = async {
+                clock.sleep(Duration::from_secs(3)).await;
+                tokio::task::yield_now().await;
+            } => "work",
+            _ = clock.sleep(Duration::from_secs(5)) => "timeout",
+        };
+        assert_eq!(
+            r, "work",
+            "a task that yields after its sleep still beats a later timeout"
+        );
+        assert_eq!(clock.now() - start, chrono::Duration::seconds(3));
     }
 
     #[tokio::test]

@@ -43,6 +43,9 @@ pub enum QueryLanguage {
 }
 
 /// One state, tagged by its `Type`.
+// Variants differ in size (Map carries the most fields); a definition is parsed
+// once per run, so boxing would only add noise at every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "Type")]
 pub enum State {
@@ -195,8 +198,9 @@ impl Program {
 impl StateMachine {
     /// Parse and statically validate a definition; the error lists every problem.
     pub fn parse(json: &str) -> Result<StateMachine, DefinitionError> {
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| DefinitionError::single("StateMachine", "", format!("not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            DefinitionError::single("StateMachine", "", format!("not valid JSON: {e}"))
+        })?;
         Self::from_value(&value)
     }
 
@@ -206,8 +210,9 @@ impl StateMachine {
         if !problems.is_empty() {
             return Err(DefinitionError { problems });
         }
-        serde_json::from_value(value.clone())
-            .map_err(|e| DefinitionError::single("StateMachine", "", format!("could not be read: {e}")))
+        serde_json::from_value(value.clone()).map_err(|e| {
+            DefinitionError::single("StateMachine", "", format!("could not be read: {e}"))
+        })
     }
 
     /// Every Task `Resource`, including those inside Map and Parallel, sorted and deduplicated.
@@ -238,7 +243,9 @@ impl StateMachine {
 
     /// The query language states use unless they say otherwise.
     pub fn query_language(&self) -> QueryLanguage {
-        self.program.query_language.unwrap_or(QueryLanguage::JSONPath)
+        self.program
+            .query_language
+            .unwrap_or(QueryLanguage::JSONPath)
     }
 }
 
@@ -260,7 +267,10 @@ mod tests {
     #[test]
     fn task_resources_recurse_into_map_and_parallel() {
         let m = StateMachine::parse(DEF).unwrap();
-        assert_eq!(m.task_resources(), vec!["arn:fetch", "arn:publish", "arn:screen"]);
+        assert_eq!(
+            m.task_resources(),
+            vec!["arn:fetch", "arn:publish", "arn:screen"]
+        );
     }
 
     #[test]

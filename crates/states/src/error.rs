@@ -19,7 +19,11 @@ impl fmt::Display for Problem {
         if self.field.is_empty() {
             write!(f, "{}: {}", self.location, self.message)
         } else {
-            write!(f, "{}, field {}: {}", self.location, self.field, self.message)
+            write!(
+                f,
+                "{}, field {}: {}",
+                self.location, self.field, self.message
+            )
         }
     }
 }
@@ -31,7 +35,11 @@ pub struct DefinitionError {
 }
 
 impl DefinitionError {
-    pub(crate) fn single(location: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn single(
+        location: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         DefinitionError {
             problems: vec![Problem {
                 location: location.into(),
@@ -45,7 +53,11 @@ impl DefinitionError {
 impl fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        write!(f, "invalid state machine definition ({n} problem{})", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "invalid state machine definition ({n} problem{})",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             write!(f, "\n  - {p}")?;
         }

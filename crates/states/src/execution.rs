@@ -98,19 +98,21 @@ pub(crate) struct Engine {
     pub jitter: Mutex<rand::rngs::SmallRng>,
 }
 
-/// Per-branch data: the Map item an iteration works on, the branch's variables
-/// and the id of the last event it recorded (previousEventId of the next one).
+/// Per-branch data: the branch's variables and the id of the last event it
+/// recorded (the previousEventId of its next one).
 pub(crate) struct Scope {
-    pub map_item: Option<(usize, Value)>,
     pub variables: Mutex<BTreeMap<String, Value>>,
     pub cursor: AtomicU64,
     pub language: QueryLanguage,
 }
 
 impl Scope {
-    pub(crate) fn new(map_item: Option<(usize, Value)>, variables: BTreeMap<String, Value>, cursor: u64, language: QueryLanguage) -> Self {
+    pub(crate) fn new(
+        variables: BTreeMap<String, Value>,
+        cursor: u64,
+        language: QueryLanguage,
+    ) -> Self {
         Scope {
-            map_item,
             variables: Mutex::new(variables),
             cursor: AtomicU64::new(cursor),
             language,
@@ -131,6 +133,8 @@ pub(crate) struct StateCtx<'a> {
     pub entered_event_id: u64,
     pub retry_count: AtomicU32,
     pub language: QueryLanguage,
+    /// `$$.Map.Item` while a Map evaluates its ItemSelector.
+    pub map_item: Option<(usize, Value)>,
 }
 
 impl StateCtx<'_> {
@@ -153,7 +157,7 @@ impl StateCtx<'_> {
                 "RetryCount": self.retry_count.load(Ordering::SeqCst),
             },
         });
-        if let Some((index, value)) = &self.scope.map_item {
+        if let Some((index, value)) = &self.map_item {
             ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
         }
         ctx
@@ -233,7 +237,7 @@ pub async fn execute(
         "ExecutionStarted",
         json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": options.role_arn}),
     );
-    let scope = Scope::new(None, BTreeMap::new(), started, engine.default_language);
+    let scope = Scope::new(BTreeMap::new(), started, engine.default_language);
     let run = run_program(&engine, &machine.program, input, &scope);
     let result = match machine.timeout_seconds {
         Some(secs) => {
@@ -262,11 +266,23 @@ pub async fn execute(
                 details["cause"] = json!(c);
             }
             engine.recorder.record(prev, "ExecutionFailed", details);
-            (ExecutionStatus::Failed, None, Some(fault.error), fault.cause)
+            (
+                ExecutionStatus::Failed,
+                None,
+                Some(fault.error),
+                fault.cause,
+            )
         }
         None => {
-            engine.recorder.record(prev, "ExecutionTimedOut", json!({"error": names::TIMEOUT}));
-            (ExecutionStatus::TimedOut, None, Some(names::TIMEOUT.to_owned()), None)
+            engine
+                .recorder
+                .record(prev, "ExecutionTimedOut", json!({"error": names::TIMEOUT}));
+            (
+                ExecutionStatus::TimedOut,
+                None,
+                Some(names::TIMEOUT.to_owned()),
+                None,
+            )
         }
     };
     Execution {
@@ -316,6 +332,7 @@ pub(crate) fn run_program<'a>(
                 entered_event_id,
                 retry_count: AtomicU32::new(0),
                 language,
+                map_item: None,
             };
             let transition = crate::states::run_state(state, &ctx, input).await?;
             if serialized_len(&transition.output) > MAX_PAYLOAD_BYTES {

@@ -47,7 +47,9 @@ impl HistoryEvent {
 }
 
 pub(crate) fn details_key(event_type: &str) -> String {
-    const STATE_KINDS: [&str; 8] = ["Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Map", "Parallel"];
+    const STATE_KINDS: [&str; 8] = [
+        "Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Map", "Parallel",
+    ];
     for kind in STATE_KINDS {
         if let Some(rest) = event_type.strip_prefix(kind) {
             if rest == "StateEntered" {
@@ -59,7 +61,10 @@ pub(crate) fn details_key(event_type: &str) -> String {
         }
     }
     let mut chars = event_type.chars();
-    let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+    let first = chars
+        .next()
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_default();
     format!("{first}{}EventDetails", chars.as_str())
 }
 
@@ -68,7 +73,13 @@ impl Serialize for HistoryEvent {
         let mut obj = serde_json::Map::new();
         obj.insert("id".into(), self.id.into());
         obj.insert("previousEventId".into(), self.previous_event_id.into());
-        obj.insert("timestamp".into(), json!(self.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        obj.insert(
+            "timestamp".into(),
+            json!(
+                self.timestamp
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+        );
         obj.insert("type".into(), self.event_type.clone().into());
         if !self.details.is_null() {
             obj.insert(self.details_key(), self.details.clone());
@@ -85,7 +96,10 @@ impl<'de> Deserialize<'de> for HistoryEvent {
             .and_then(|v| v.as_str().map(str::to_owned))
             .ok_or_else(|| serde::de::Error::missing_field("type"))?;
         let id = obj.get("id").and_then(Value::as_u64).unwrap_or(0);
-        let previous_event_id = obj.get("previousEventId").and_then(Value::as_u64).unwrap_or(0);
+        let previous_event_id = obj
+            .get("previousEventId")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let timestamp = obj
             .get("timestamp")
             .and_then(Value::as_str)
@@ -155,6 +169,11 @@ impl Recorder {
         }
     }
 
+    /// The id of the most recent event.
+    pub(crate) fn last_id(&self) -> u64 {
+        self.events.lock().expect("history lock").len() as u64
+    }
+
     pub(crate) fn take(&self) -> Vec<HistoryEvent> {
         std::mem::take(&mut *self.events.lock().expect("history lock"))
     }
@@ -169,7 +188,9 @@ mod tests {
         let e = HistoryEvent {
             id: 2,
             previous_event_id: 1,
-            timestamp: DateTime::parse_from_rfc3339("2024-01-02T03:04:05Z").unwrap().with_timezone(&Utc),
+            timestamp: DateTime::parse_from_rfc3339("2024-01-02T03:04:05Z")
+                .unwrap()
+                .with_timezone(&Utc),
             event_type: "TaskStateEntered".into(),
             details: json!({"name": "A", "input": {}}),
         };
@@ -185,9 +206,21 @@ mod tests {
 
     #[test]
     fn details_keys_follow_aws_naming() {
-        assert_eq!(details_key("MapIterationStarted"), "mapIterationStartedEventDetails");
-        assert_eq!(details_key("ExecutionFailed"), "executionFailedEventDetails");
-        assert_eq!(details_key("ParallelStateExited"), "stateExitedEventDetails");
-        assert_eq!(details_key("LambdaFunctionScheduled"), "lambdaFunctionScheduledEventDetails");
+        assert_eq!(
+            details_key("MapIterationStarted"),
+            "mapIterationStartedEventDetails"
+        );
+        assert_eq!(
+            details_key("ExecutionFailed"),
+            "executionFailedEventDetails"
+        );
+        assert_eq!(
+            details_key("ParallelStateExited"),
+            "stateExitedEventDetails"
+        );
+        assert_eq!(
+            details_key("LambdaFunctionScheduled"),
+            "lambdaFunctionScheduledEventDetails"
+        );
     }
 }

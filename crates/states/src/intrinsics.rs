@@ -8,7 +8,10 @@ use crate::error::Fault;
 /// A parsed intrinsic expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    Call { name: String, args: Vec<Expr> },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+    },
     /// `$...` (state input), `$$...` (context object) or `$name...` (a variable).
     Path(String),
     /// A string literal, escapes resolved except `\{` / `\}` (kept for Format).
@@ -35,7 +38,10 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     let e = p.expr()?;
     p.ws();
     if p.pos != p.chars.len() {
-        return Err(format!("unexpected '{}' at position {}", p.chars[p.pos], p.pos));
+        return Err(format!(
+            "unexpected '{}' at position {}",
+            p.chars[p.pos], p.pos
+        ));
     }
     match e {
         Expr::Call { .. } => Ok(e),
@@ -94,7 +100,11 @@ impl Parser {
                                 self.pos += 1;
                                 return Ok(Expr::Call { name: word, args });
                             }
-                            _ => return Err(format!("expected ',' or ')' in the arguments of {word}")),
+                            _ => {
+                                return Err(format!(
+                                    "expected ',' or ')' in the arguments of {word}"
+                                ));
+                            }
                         }
                     }
                 }
@@ -191,7 +201,10 @@ pub fn eval(expr: &Expr, resolver: &dyn Resolver) -> Result<Value, Fault> {
             if name == "States.Format" {
                 return format(args, resolver);
             }
-            let values = args.iter().map(|a| eval(a, resolver)).collect::<Result<Vec<_>, _>>()?;
+            let values = args
+                .iter()
+                .map(|a| eval(a, resolver))
+                .collect::<Result<Vec<_>, _>>()?;
             call(name, values)
         }
     }
@@ -225,13 +238,19 @@ fn arity(name: &str, args: &[Value], n: std::ops::RangeInclusive<usize>) -> Resu
 }
 
 fn as_str<'a>(name: &str, v: &'a Value) -> Result<&'a str, Fault> {
-    v.as_str()
-        .ok_or_else(|| fail(format!("Invalid arguments in {name}: expected a string but got {v}")))
+    v.as_str().ok_or_else(|| {
+        fail(format!(
+            "Invalid arguments in {name}: expected a string but got {v}"
+        ))
+    })
 }
 
 fn as_array<'a>(name: &str, v: &'a Value) -> Result<&'a Vec<Value>, Fault> {
-    v.as_array()
-        .ok_or_else(|| fail(format!("Invalid arguments in {name}: expected an array but got {v}")))
+    v.as_array().ok_or_else(|| {
+        fail(format!(
+            "Invalid arguments in {name}: expected an array but got {v}"
+        ))
+    })
 }
 
 fn as_int(name: &str, v: &Value) -> Result<i64, Fault> {
@@ -244,15 +263,22 @@ fn as_int(name: &str, v: &Value) -> Result<i64, Fault> {
     {
         return Ok(f as i64);
     }
-    Err(fail(format!("Invalid arguments in {name}: expected an integer but got {v}")))
+    Err(fail(format!(
+        "Invalid arguments in {name}: expected an integer but got {v}"
+    )))
 }
 
 fn format(args: &[Expr], resolver: &dyn Resolver) -> Result<Value, Fault> {
     let name = "States.Format";
-    let Some((Expr::Str(template), rest)) = args.split_first().map(|(t, r)| (t, r)) else {
-        return Err(fail(format!("Invalid arguments in {name}: the first argument must be a string literal")));
+    let Some((Expr::Str(template), rest)) = args.split_first() else {
+        return Err(fail(format!(
+            "Invalid arguments in {name}: the first argument must be a string literal"
+        )));
     };
-    let values = rest.iter().map(|a| eval(a, resolver)).collect::<Result<Vec<_>, _>>()?;
+    let values = rest
+        .iter()
+        .map(|a| eval(a, resolver))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out = String::new();
     let chars: Vec<char> = template.chars().collect();
     let mut next = 0;
@@ -308,10 +334,14 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
             let arr = as_array(name, &args[0])?;
             let size = as_int(name, &args[1])?;
             if size <= 0 {
-                return Err(fail(format!("Invalid arguments in {name}: the chunk size must be positive")));
+                return Err(fail(format!(
+                    "Invalid arguments in {name}: the chunk size must be positive"
+                )));
             }
             Ok(Value::Array(
-                arr.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect(),
+                arr.chunks(size as usize)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
             ))
         }
         "States.ArrayContains" => {
@@ -321,9 +351,15 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         }
         "States.ArrayRange" => {
             arity(name, &args, 3..=3)?;
-            let (start, end, step) = (as_int(name, &args[0])?, as_int(name, &args[1])?, as_int(name, &args[2])?);
+            let (start, end, step) = (
+                as_int(name, &args[0])?,
+                as_int(name, &args[1])?,
+                as_int(name, &args[2])?,
+            );
             if step == 0 {
-                return Err(fail(format!("Invalid arguments in {name}: the step must not be 0")));
+                return Err(fail(format!(
+                    "Invalid arguments in {name}: the step must not be 0"
+                )));
             }
             let mut out = Vec::new();
             let mut x = start;
@@ -346,7 +382,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
                 .ok()
                 .and_then(|i| arr.get(i))
                 .cloned()
-                .ok_or_else(|| fail(format!("Invalid arguments in {name}: index {i} out of bounds")))
+                .ok_or_else(|| {
+                    fail(format!(
+                        "Invalid arguments in {name}: index {i} out of bounds"
+                    ))
+                })
         }
         "States.ArrayLength" => {
             arity(name, &args, 1..=1)?;
@@ -364,15 +404,19 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         }
         "States.Base64Encode" => {
             arity(name, &args, 1..=1)?;
-            Ok(Value::String(base64_encode(as_str(name, &args[0])?.as_bytes())))
+            Ok(Value::String(base64_encode(
+                as_str(name, &args[0])?.as_bytes(),
+            )))
         }
         "States.Base64Decode" => {
             arity(name, &args, 1..=1)?;
             let bytes = base64_decode(as_str(name, &args[0])?)
                 .ok_or_else(|| fail(format!("Invalid arguments in {name}: not valid base64")))?;
-            String::from_utf8(bytes)
-                .map(Value::String)
-                .map_err(|_| fail(format!("Invalid arguments in {name}: the decoded data is not UTF-8")))
+            String::from_utf8(bytes).map(Value::String).map_err(|_| {
+                fail(format!(
+                    "Invalid arguments in {name}: the decoded data is not UTF-8"
+                ))
+            })
         }
         "States.Hash" => {
             arity(name, &args, 2..=2)?;
@@ -383,15 +427,23 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
             let algorithm = as_str(name, &args[1])?;
             crate::hash::hex_digest(algorithm, data.as_bytes())
                 .map(Value::String)
-                .ok_or_else(|| fail(format!("Invalid arguments in {name}: unsupported hash algorithm {algorithm}")))
+                .ok_or_else(|| {
+                    fail(format!(
+                        "Invalid arguments in {name}: unsupported hash algorithm {algorithm}"
+                    ))
+                })
         }
         "States.JsonMerge" => {
             arity(name, &args, 3..=3)?;
             let (Value::Object(a), Value::Object(b)) = (&args[0], &args[1]) else {
-                return Err(fail(format!("Invalid arguments in {name}: both inputs must be objects")));
+                return Err(fail(format!(
+                    "Invalid arguments in {name}: both inputs must be objects"
+                )));
             };
             if args[2] != Value::Bool(false) {
-                return Err(fail(format!("Invalid arguments in {name}: deep merge is not supported")));
+                return Err(fail(format!(
+                    "Invalid arguments in {name}: deep merge is not supported"
+                )));
             }
             let mut m: Map<String, Value> = a.clone();
             for (k, v) in b {
@@ -403,7 +455,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
             arity(name, &args, 2..=3)?;
             let (start, end) = (as_int(name, &args[0])?, as_int(name, &args[1])?);
             if end <= start {
-                return Err(fail(format!("Invalid arguments in {name}: the end must be greater than the start")));
+                return Err(fail(format!(
+                    "Invalid arguments in {name}: the end must be greater than the start"
+                )));
             }
             use rand::{Rng, SeedableRng};
             let mut rng = match args.get(2) {
@@ -445,9 +499,13 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
             (Some(i), Some(j)) => i == j,
             _ => x.as_f64() == y.as_f64(),
         },
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -458,7 +516,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub(crate) fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -507,7 +569,10 @@ mod tests {
 
     #[test]
     fn format_fills_placeholders_with_strings_raw_and_other_values_as_json() {
-        let out = run("States.Format('Hi {}, you are {} \\{x\\}', $.name, $.age)", json!({"name": "Ann", "age": 30}));
+        let out = run(
+            "States.Format('Hi {}, you are {} \\{x\\}', $.name, $.age)",
+            json!({"name": "Ann", "age": 30}),
+        );
         assert_eq!(out.unwrap(), json!("Hi Ann, you are 30 {x}"));
     }
 
@@ -519,17 +584,35 @@ mod tests {
 
     #[test]
     fn nested_calls_evaluate_inside_out() {
-        let out = run("States.ArrayLength(States.ArrayPartition(States.ArrayRange(1, 9, 2), 2))", json!({}));
+        let out = run(
+            "States.ArrayLength(States.ArrayPartition(States.ArrayRange(1, 9, 2), 2))",
+            json!({}),
+        );
         assert_eq!(out.unwrap(), json!(3));
     }
 
     #[test]
     fn array_functions_follow_aws_semantics() {
-        assert_eq!(run("States.Array(1, 'a', true, null)", json!({})).unwrap(), json!([1, "a", true, null]));
-        assert_eq!(run("States.ArrayContains($.a, 2)", json!({"a": [1, 2.0]})).unwrap(), json!(true));
-        assert_eq!(run("States.ArrayUnique($.a)", json!({"a": [1, 1, 2, 1]})).unwrap(), json!([1, 2]));
-        assert_eq!(run("States.ArrayGetItem($.a, 1)", json!({"a": [5, 6]})).unwrap(), json!(6));
-        assert_eq!(run("States.ArrayRange(5, 1, -2)", json!({})).unwrap(), json!([5, 3, 1]));
+        assert_eq!(
+            run("States.Array(1, 'a', true, null)", json!({})).unwrap(),
+            json!([1, "a", true, null])
+        );
+        assert_eq!(
+            run("States.ArrayContains($.a, 2)", json!({"a": [1, 2.0]})).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            run("States.ArrayUnique($.a)", json!({"a": [1, 1, 2, 1]})).unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            run("States.ArrayGetItem($.a, 1)", json!({"a": [5, 6]})).unwrap(),
+            json!(6)
+        );
+        assert_eq!(
+            run("States.ArrayRange(5, 1, -2)", json!({})).unwrap(),
+            json!([5, 3, 1])
+        );
     }
 
     #[test]
@@ -542,13 +625,22 @@ mod tests {
 
     #[test]
     fn string_split_splits_on_any_delimiter_character() {
-        assert_eq!(run("States.StringSplit('1,2;3', ',;')", json!({})).unwrap(), json!(["1", "2", "3"]));
+        assert_eq!(
+            run("States.StringSplit('1,2;3', ',;')", json!({})).unwrap(),
+            json!(["1", "2", "3"])
+        );
     }
 
     #[test]
     fn math_functions_work_on_integers() {
-        assert_eq!(run("States.MathAdd(111, -1)", json!({})).unwrap(), json!(110));
-        let r = run("States.MathRandom(1, 10)", json!({})).unwrap().as_i64().unwrap();
+        assert_eq!(
+            run("States.MathAdd(111, -1)", json!({})).unwrap(),
+            json!(110)
+        );
+        let r = run("States.MathRandom(1, 10)", json!({}))
+            .unwrap()
+            .as_i64()
+            .unwrap();
         assert!((1..10).contains(&r));
         let a = run("States.MathRandom(1, 1000, 7)", json!({})).unwrap();
         assert_eq!(a, run("States.MathRandom(1, 1000, 7)", json!({})).unwrap());
@@ -556,9 +648,18 @@ mod tests {
 
     #[test]
     fn json_round_trips_and_merges() {
-        assert_eq!(run("States.StringToJson($.s)", json!({"s": "{\"a\":1}"})).unwrap(), json!({"a": 1}));
-        assert_eq!(run("States.JsonToString($.o)", json!({"o": {"a": 1}})).unwrap(), json!("{\"a\":1}"));
-        let m = run("States.JsonMerge($.a, $.b, false)", json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}}));
+        assert_eq!(
+            run("States.StringToJson($.s)", json!({"s": "{\"a\":1}"})).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            run("States.JsonToString($.o)", json!({"o": {"a": 1}})).unwrap(),
+            json!("{\"a\":1}")
+        );
+        let m = run(
+            "States.JsonMerge($.a, $.b, false)",
+            json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}}),
+        );
         assert_eq!(m.unwrap(), json!({"x": 1, "y": 2}));
     }
 
@@ -576,6 +677,9 @@ mod tests {
             run("States.Hash('abc', 'SHA-256')", json!({})).unwrap(),
             json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         );
-        assert_eq!(run("States.Hash('abc', 'MD5')", json!({})).unwrap(), json!("900150983cd24fb0d6963f7d28e17f72"));
+        assert_eq!(
+            run("States.Hash('abc', 'MD5')", json!({})).unwrap(),
+            json!("900150983cd24fb0d6963f7d28e17f72")
+        );
     }
 }

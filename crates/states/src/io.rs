@@ -45,13 +45,19 @@ impl intrinsics::Resolver for PathResolver<'_> {
         };
         result.map_err(|e| match e {
             QueryError::NoResults(_) => self.not_found(path),
-            QueryError::Invalid(msg) => self.ctx.runtime(format!("Invalid JSONPath '{path}': {msg}")),
+            QueryError::Invalid(msg) => self
+                .ctx
+                .runtime(format!("Invalid JSONPath '{path}': {msg}")),
         })
     }
 }
 
 /// Apply InputPath (or OutputPath): absent = whole value, null = `{}`.
-pub(crate) fn select_path(ctx: &StateCtx<'_>, path: &NullablePath, value: Value) -> Result<Value, Fault> {
+pub(crate) fn select_path(
+    ctx: &StateCtx<'_>,
+    path: &NullablePath,
+    value: Value,
+) -> Result<Value, Fault> {
     match path {
         None => Ok(value),
         Some(None) => Ok(Value::Object(Map::new())),
@@ -66,7 +72,9 @@ pub(crate) fn select_path(ctx: &StateCtx<'_>, path: &NullablePath, value: Value)
                 return intrinsics::Resolver::resolve(&resolver, p);
             }
             paths::query(p, &value).map_err(|e| match e {
-                QueryError::NoResults(n) => ctx.runtime(format!("Invalid path '{p}' : No results for path: {n}")),
+                QueryError::NoResults(n) => {
+                    ctx.runtime(format!("Invalid path '{p}' : No results for path: {n}"))
+                }
                 QueryError::Invalid(m) => ctx.runtime(format!("Invalid path '{p}' : {m}")),
             })
         }
@@ -82,7 +90,9 @@ pub(crate) fn payload(ctx: &StateCtx<'_>, template: &Value, input: &Value) -> Re
             for (k, v) in m {
                 if let Some(name) = k.strip_suffix(".$") {
                     let Value::String(expr) = v else {
-                        return Err(ctx.runtime(format!("The value for the field '{k}' must be a STRING")));
+                        return Err(
+                            ctx.runtime(format!("The value for the field '{k}' must be a STRING"))
+                        );
                     };
                     let resolver = PathResolver {
                         ctx,
@@ -97,7 +107,9 @@ pub(crate) fn payload(ctx: &StateCtx<'_>, template: &Value, input: &Value) -> Re
             Ok(Value::Object(out))
         }
         Value::Array(a) => Ok(Value::Array(
-            a.iter().map(|v| payload(ctx, v, input)).collect::<Result<_, _>>()?,
+            a.iter()
+                .map(|v| payload(ctx, v, input))
+                .collect::<Result<_, _>>()?,
         )),
         other => Ok(other.clone()),
     }
@@ -106,7 +118,8 @@ pub(crate) fn payload(ctx: &StateCtx<'_>, template: &Value, input: &Value) -> Re
 /// A `.$` value: an intrinsic call or a path.
 pub(crate) fn evaluate(resolver: &PathResolver<'_>, expr: &str) -> Result<Value, Fault> {
     if intrinsics::looks_like_call(expr) {
-        let parsed = intrinsics::parse(expr).map_err(|e| Fault::intrinsic(format!("Invalid intrinsic '{expr}': {e}")))?;
+        let parsed = intrinsics::parse(expr)
+            .map_err(|e| Fault::intrinsic(format!("Invalid intrinsic '{expr}': {e}")))?;
         intrinsics::eval(&parsed, resolver)
     } else {
         intrinsics::Resolver::resolve(resolver, expr)
@@ -115,22 +128,33 @@ pub(crate) fn evaluate(resolver: &PathResolver<'_>, expr: &str) -> Result<Value,
 
 /// Place `result` into `raw_input` by ResultPath: absent = `$` (result replaces
 /// input), null = discard result and keep the input.
-pub(crate) fn apply_result_path(ctx: &StateCtx<'_>, path: &NullablePath, raw_input: Value, result: Value) -> Result<Value, Fault> {
+pub(crate) fn apply_result_path(
+    ctx: &StateCtx<'_>,
+    path: &NullablePath,
+    raw_input: Value,
+    result: Value,
+) -> Result<Value, Fault> {
     match path {
         None => Ok(result),
         Some(None) => Ok(raw_input),
         Some(Some(p)) => {
             let reference = ReferencePath::parse(p)
                 .ok_or_else(|| ctx.runtime(format!("Invalid path '{p}' : not a reference path")))?;
-            reference
-                .set(raw_input, result)
-                .map_err(|missing| ctx.runtime(format!("Invalid path '{p}' : Missing property in path {missing}")))
+            reference.set(raw_input, result).map_err(|missing| {
+                ctx.runtime(format!(
+                    "Invalid path '{p}' : Missing property in path {missing}"
+                ))
+            })
         }
     }
 }
 
 /// The effective input: InputPath, then Parameters.
-pub(crate) fn effective_input(ctx: &StateCtx<'_>, common: &crate::definition::Common, raw_input: &Value) -> Result<Value, Fault> {
+pub(crate) fn effective_input(
+    ctx: &StateCtx<'_>,
+    common: &crate::definition::Common,
+    raw_input: &Value,
+) -> Result<Value, Fault> {
     let selected = select_path(ctx, &common.input_path, raw_input.clone())?;
     match &common.parameters {
         Some(template) => payload(ctx, template, &selected),

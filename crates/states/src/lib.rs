@@ -1,1 +1,52 @@
-//! placeholder
+//! A local Amazon States Language interpreter with AWS Step Functions semantics.
+//!
+//! The same `statemachine/*.asl.json` that Step Functions runs in AWS runs here,
+//! with Task states calling in-process handlers through a [`TaskInvoker`].
+//!
+//! The shape follows LocalStack's interpreter: [`StateMachine::parse`] validates
+//! the JSON and reads it into a serde tree (one module per state type under
+//! [`states`]); [`execute`] walks it, recording an AWS-shaped history.
+//!
+//! ```no_run
+//! # async fn demo(invoker: std::sync::Arc<dyn screener_states::TaskInvoker>) -> Result<(), Box<dyn std::error::Error>> {
+//! use screener_states::{ExecutionOptions, StateMachine, execute, substitute};
+//! let subs = [("FetchBarsFunctionArn".to_owned(), "arn:aws:lambda:us-east-1:1:function:fetch-bars".to_owned())].into();
+//! let json = substitute(&std::fs::read_to_string("statemachine/screener.asl.json")?, &subs)?;
+//! let machine = StateMachine::parse(&json)?;
+//! let run = execute(&machine, serde_json::json!({}), invoker, ExecutionOptions::default()).await;
+//! println!("{:?} {:?}", run.status, run.output);
+//! # Ok(()) }
+//! ```
+//!
+//! Module map: `definition` (the parsed tree), `validate` (static checks),
+//! `execution` (the evaluation loop), `states/*` (one file per state type),
+//! `io` (InputPath/Parameters/ResultSelector/ResultPath/OutputPath), `paths`
+//! (JSONPath), `intrinsics` (`States.*` functions), `retry` (Retry/Catch),
+//! `clock`, `history`, `invoker`.
+
+pub mod clock;
+mod concurrency;
+pub mod definition;
+pub mod error;
+mod execution;
+mod hash;
+pub mod history;
+pub mod intrinsics;
+pub mod invoker;
+mod io;
+pub mod paths;
+pub mod retry;
+pub mod states;
+mod substitute;
+#[cfg(test)]
+mod testing;
+mod util;
+pub mod validate;
+
+pub use clock::{Clock, ScaledClock, SystemClock, VirtualClock};
+pub use definition::{State, StateMachine};
+pub use error::{DefinitionError, Fault, Problem};
+pub use execution::{Execution, ExecutionOptions, ExecutionStatus, MAX_PAYLOAD_BYTES, execute};
+pub use history::{HistoryEvent, Observer, RETRY_SCHEDULED};
+pub use invoker::{TaskCall, TaskFailure, TaskInvoker};
+pub use substitute::substitute;

@@ -31,7 +31,10 @@ impl ReferencePath {
                     i += 1;
                     let start = i;
                     while i < chars.len() && !matches!(chars[i], '.' | '[') {
-                        if matches!(chars[i], '*' | '?' | '(' | ')' | '@' | ',' | ']' | '\'' | '"' | ' ') {
+                        if matches!(
+                            chars[i],
+                            '*' | '?' | '(' | ')' | '@' | ',' | ']' | '\'' | '"' | ' '
+                        ) {
                             return None;
                         }
                         i += 1;
@@ -126,7 +129,9 @@ impl ReferencePath {
                         m.insert(f.clone(), value);
                         return Ok(root);
                     }
-                    cur = m.entry(f.clone()).or_insert_with(|| Value::Object(Map::new()));
+                    cur = m
+                        .entry(f.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
                 }
                 Segment::Index(n) => {
                     let Value::Array(a) = cur else {
@@ -205,7 +210,11 @@ fn compile(path: &str) -> Result<JsonPath, QueryError> {
 }
 
 fn is_definite(path: &str) -> bool {
-    !(path.contains('*') || path.contains("..") || path.contains("?(") || path.contains(':') || path.contains(','))
+    !(path.contains('*')
+        || path.contains("..")
+        || path.contains("?(")
+        || path.contains(':')
+        || path.contains(','))
 }
 
 /// Rewrite `.name` segments whose names RFC 9535 shorthand rejects (e.g.
@@ -222,7 +231,13 @@ fn bracketize(path: &str) -> String {
             ']' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        if c == '.' && depth == 0 && i + 1 < chars.len() && chars[i + 1] != '.' && chars[i + 1] != '*' && chars[i + 1] != '[' {
+        if c == '.'
+            && depth == 0
+            && i + 1 < chars.len()
+            && chars[i + 1] != '.'
+            && chars[i + 1] != '*'
+            && chars[i + 1] != '['
+        {
             let start = i + 1;
             let mut j = start;
             while j < chars.len() && chars[j] != '.' && chars[j] != '[' {
@@ -266,12 +281,18 @@ mod tests {
     #[test]
     fn setting_through_a_non_object_fails_naming_the_prefix() {
         let p = ReferencePath::parse("$.a.b").unwrap();
-        assert_eq!(p.set(json!({"a": "str"}), json!(1)), Err("$['a']['b']".to_owned()));
+        assert_eq!(
+            p.set(json!({"a": "str"}), json!(1)),
+            Err("$['a']['b']".to_owned())
+        );
     }
 
     #[test]
     fn a_definite_path_that_matches_nothing_reports_the_normalized_path() {
-        assert_eq!(query("$.missing", &json!({})), Err(QueryError::NoResults("$['missing']".into())));
+        assert_eq!(
+            query("$.missing", &json!({})),
+            Err(QueryError::NoResults("$['missing']".into()))
+        );
     }
 
     #[test]

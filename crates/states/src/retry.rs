@@ -24,7 +24,10 @@ pub fn error_matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|e| {
         e == error
             || (!terminal && e == names::ALL)
-            || (!terminal && e == names::TASK_FAILED && error != names::TIMEOUT && error != names::HEARTBEAT_TIMEOUT)
+            || (!terminal
+                && e == names::TASK_FAILED
+                && error != names::TIMEOUT
+                && error != names::HEARTBEAT_TIMEOUT)
     })
 }
 
@@ -43,7 +46,11 @@ pub fn backoff(retrier: &Retrier, retries_done: u32) -> Duration {
 /// Run `attempt` until it succeeds or no retrier applies. Each retrier counts
 /// its own attempts. Every back-off is announced to the observer as a
 /// `RetryScheduled` event and slept on the execution's clock.
-pub(crate) async fn with_retry<F, Fut>(ctx: &StateCtx<'_>, retriers: &[Retrier], mut attempt: F) -> Result<Value, Fault>
+pub(crate) async fn with_retry<F, Fut>(
+    ctx: &StateCtx<'_>,
+    retriers: &[Retrier],
+    mut attempt: F,
+) -> Result<Value, Fault>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Value, Fault>>,
@@ -55,7 +62,10 @@ where
             Ok(v) => return Ok(v),
             Err(f) => f,
         };
-        let Some(index) = retriers.iter().position(|r| error_matches(&r.error_equals, &fault.error)) else {
+        let Some(index) = retriers
+            .iter()
+            .position(|r| error_matches(&r.error_equals, &fault.error))
+        else {
             return Err(fault);
         };
         let retrier = &retriers[index];
@@ -66,7 +76,12 @@ where
         let mut delay = backoff(retrier, counts[index]);
         if retrier.jitter_strategy == Some(JitterStrategy::Full) {
             use rand::Rng;
-            let factor: f64 = ctx.engine.jitter.lock().expect("jitter lock").random_range(0.0..=1.0);
+            let factor: f64 = ctx
+                .engine
+                .jitter
+                .lock()
+                .expect("jitter lock")
+                .random_range(0.0..=1.0);
             delay = delay.mul_f64(factor);
         }
         counts[index] += 1;
@@ -93,11 +108,20 @@ where
 /// Route a fault through Catch: the first catcher whose ErrorEquals matches
 /// gets `{"Error","Cause"}` placed into the raw state input by its ResultPath.
 /// Returns the fault unchanged when nothing catches it.
-pub(crate) fn catch(ctx: &StateCtx<'_>, catchers: &[Catcher], fault: Fault, raw_input: Value) -> Result<Transition, Fault> {
-    let Some(catcher) = catchers.iter().find(|c| error_matches(&c.error_equals, &fault.error)) else {
+pub(crate) fn catch(
+    ctx: &StateCtx<'_>,
+    catchers: &[Catcher],
+    fault: Fault,
+    raw_input: Value,
+) -> Result<Transition, Fault> {
+    let Some(catcher) = catchers
+        .iter()
+        .find(|c| error_matches(&c.error_equals, &fault.error))
+    else {
         return Err(fault);
     };
-    let output = crate::io::apply_result_path(ctx, &catcher.result_path, raw_input, fault.to_output())?;
+    let output =
+        crate::io::apply_result_path(ctx, &catcher.result_path, raw_input, fault.to_output())?;
     Ok(Transition {
         output,
         next: Some(catcher.next.clone()),

@@ -1,0 +1,23 @@
+//! `Succeed`: ends the branch (or execution) successfully.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::definition::Common;
+use crate::error::Fault;
+use crate::execution::{StateCtx, Transition};
+use crate::io;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SucceedState {
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+impl SucceedState {
+    pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
+        let selected = io::select_path(ctx, &self.common.input_path, input)?;
+        let output = io::select_path(ctx, &self.common.output_path, selected)?;
+        Ok(Transition { output, next: None })
+    }
+}
