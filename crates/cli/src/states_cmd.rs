@@ -1,0 +1,165 @@
+//! `screener states`: validate and run Amazon States Language definitions
+//! locally with the `screener-states` interpreter.
+//!
+//! `validate` lists every problem (each naming the state and the field) and
+//! exits 2 when there are any; `run` executes the definition with Task states
+//! served by the invoker the binary wires in, prints the output (exit 0) or
+//! `{"Error": .., "Cause": ..}` (exit 1), and shows retries and Map progress
+//! on stderr as they happen. Definition or usage errors exit 2.
+//!
+//! `${Name}` placeholders (SAM's DefinitionSubstitutions) are filled from
+//! `--sub Name=Value`; Lambda-style placeholders left unset are an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use screener_states::{
+    ExecutionOptions, ExecutionStatus, HistoryEvent, RETRY_SCHEDULED, StateMachine, SystemClock, TaskInvoker,
+};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StatesCommand {
+    /// Check a state machine definition without running it.
+    ///
+    /// Example: screener states validate statemachine/screener.asl.json
+    #[command(after_help = "Example:\n  screener states validate statemachine/screener.asl.json \\\n    --sub FetchBarsFunctionArn=arn:aws:lambda:us-east-1:123456789012:function:fetch-bars")]
+    Validate {
+        /// The ASL JSON file.
+        file: PathBuf,
+        /// A DefinitionSubstitutions value, `Name=Value` (repeatable).
+        #[arg(long = "sub", value_name = "NAME=VALUE")]
+        substitutions: Vec<String>,
+    },
+    /// Run a state machine locally and print its output.
+    #[command(after_help = "Examples:\n  screener states run statemachine/screener.asl.json --input '{\"date\": \"2024-06-03\"}'\n  screener states run statemachine/screener.asl.json --input @events/workflow.json --history")]
+    Run {
+        /// The ASL JSON file.
+        file: PathBuf,
+        /// The execution input: inline JSON, or @FILE to read it from a file.
+        #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
+        input: String,
+        /// Print the execution history (AWS's event shape) to stderr after the run.
+        #[arg(long)]
+        history: bool,
+        /// A DefinitionSubstitutions value, `Name=Value` (repeatable).
+        #[arg(long = "sub", value_name = "NAME=VALUE")]
+        substitutions: Vec<String>,
+        /// The execution name, as `$$.Execution.Name` sees it.
+        #[arg(long, default_value = "local")]
+        name: String,
+    },
+}
+
+/// Execute a `states` subcommand; returns the process exit code.
+pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode {
+    match cmd {
+        StatesCommand::Validate { file, substitutions } => match load(&file, &substitutions) {
+            Ok(_) => {
+                println!("{}: valid", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(msg) => {
+                eprintln!("{msg}");
+                ExitCode::from(2)
+            }
+        },
+        StatesCommand::Run {
+            file,
+            input,
+            history,
+            substitutions,
+            name,
+        } => {
+            let machine = match load(&file, &substitutions) {
+                Ok(m) => m,
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return ExitCode::from(2);
+                }
+            };
+            let input = match read_input(&input) {
+                Ok(v) => v,
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return ExitCode::from(2);
+                }
+            };
+            let state_machine_name = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(|s| s.trim_end_matches(".asl").to_owned())
+                .unwrap_or_else(|| "local".into());
+            let options = ExecutionOptions {
+                execution_name: name,
+                state_machine_name,
+                clock: Arc::new(SystemClock),
+                observer: Some(Arc::new(progress)),
+                ..Default::default()
+            };
+            let execution = screener_states::execute(&machine, input, invoker, options).await;
+            if history {
+                for event in &execution.history {
+                    eprintln!("{}", serde_json::to_string(event).unwrap_or_default());
+                }
+            }
+            match execution.status {
+                ExecutionStatus::Succeeded => {
+                    let output = execution.output.unwrap_or_default();
+                    println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
+                    let err = serde_json::json!({"Error": execution.error, "Cause": execution.cause});
+                    println!("{}", serde_json::to_string_pretty(&err).unwrap_or_default());
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn load(file: &Path, substitutions: &[String]) -> Result<StateMachine, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mut subs = BTreeMap::new();
+    for s in substitutions {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--sub expects NAME=VALUE, got {s:?}"))?;
+        subs.insert(k.to_owned(), v.to_owned());
+    }
+    let text = screener_states::substitute(&text, &subs).map_err(|e| format!("{}: {e}", file.display()))?;
+    StateMachine::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn read_input(arg: &str) -> Result<serde_json::Value, String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read input file {path}: {e}"))?,
+        None => arg.to_owned(),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("--input is not valid JSON: {e}"))
+}
+
+/// Live progress on stderr: retries and finished Map iterations.
+fn progress(event: &HistoryEvent) {
+    let d = &event.details;
+    match event.event_type.as_str() {
+        t if t == RETRY_SCHEDULED => eprintln!(
+            "retrying {} in {:.1} s (retry {} of {}) after {}",
+            d["name"].as_str().unwrap_or("?"),
+            d["backoffSeconds"].as_f64().unwrap_or(0.0),
+            d["retry"],
+            d["maxRetries"],
+            d["error"].as_str().unwrap_or("?"),
+        ),
+        "MapIterationSucceeded" | "MapIterationFailed" => eprintln!(
+            "{} item {} {}",
+            d["name"].as_str().unwrap_or("?"),
+            d["index"],
+            if event.event_type == "MapIterationSucceeded" { "done" } else { "failed" },
+        ),
+        "ExecutionFailed" => eprintln!("execution failed: {}", d["error"].as_str().unwrap_or("?")),
+        _ => {}
+    }
+}
