@@ -1,0 +1,361 @@
+//! Conformance against AWS Step Functions: runs the recorded corpus (see the
+//! corpus README) through the interpreter and compares with what AWS did.
+//!
+//! The corpus is not part of the repository: point `ASL_CONFORMANCE_CASES` at
+//! `cases.jsonl`. Without it the suite prints why it was skipped and passes.
+//! `ASL_CONFORMANCE_FILTER=substr` limits the run to matching case ids and
+//! `ASL_CONFORMANCE_SHOW=N` lists up to N failures (default 40).
+//!
+//! Run: `ASL_CONFORMANCE_CASES=/path/cases.jsonl cargo test -p screener-states --test conformance -- --nocapture`
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use screener_states::{
+    Clock, ExecutionOptions, ExecutionStatus, StateMachine, TaskCall, TaskFailure, TaskInvoker, VirtualClock,
+};
+use serde_json::Value;
+
+/// The suite fails if fewer cases pass than this; raise it as conformance improves.
+const PASS_FLOOR: usize = 774;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
+struct Outcome {
+    verdict: Verdict,
+    reason: String,
+}
+
+fn pass() -> Outcome {
+    Outcome {
+        verdict: Verdict::Pass,
+        reason: String::new(),
+    }
+}
+
+fn fail(reason: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Fail,
+        reason: reason.into(),
+    }
+}
+
+fn skip(reason: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Skip,
+        reason: reason.into(),
+    }
+}
+
+/// Replays `recorded_task_results` in order, whatever the resource.
+struct Replay {
+    results: Mutex<VecDeque<Value>>,
+    clock: Arc<VirtualClock>,
+}
+
+/// Python's `json.dumps` layout (", " and ": "), which AWS causes from Python Lambdas use.
+fn python_json(v: &Value) -> String {
+    match v {
+        Value::Array(a) => format!("[{}]", a.iter().map(python_json).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskInvoker for Replay {
+    async fn invoke(&self, call: TaskCall) -> Result<Value, TaskFailure> {
+        let next = self.results.lock().unwrap().pop_front();
+        let Some(r) = next else {
+            return Err(TaskFailure::new("Conformance.NoRecordedResult", format!("no recorded result left for {}", call.resource)));
+        };
+        let kind = r["result_type"].as_str().unwrap_or("");
+        if kind.ends_with("Succeeded") {
+            return Ok(r["output"].clone());
+        }
+        if kind.ends_with("TimedOut") {
+            // Take "forever" so that the state's TimeoutSeconds fires first.
+            self.clock.sleep(Duration::from_secs(10 * 365 * 24 * 3600)).await;
+            return Err(TaskFailure::new("States.Timeout", ""));
+        }
+        let cause = match &r["cause"] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => python_json(other),
+        };
+        Err(TaskFailure::new(r["error"].as_str().unwrap_or(""), cause))
+    }
+}
+
+/// Does `actual` match `pattern`, where each `<...>` placeholder is a wildcard?
+fn placeholder_match(pattern: &str, actual: &str) -> bool {
+    // Split the pattern into literal pieces around placeholders.
+    let mut pieces = Vec::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find('<') {
+        match rest[start..].find('>') {
+            Some(len) if len > 1 && !rest[start + 1..start + len].contains(' ') => {
+                pieces.push(&rest[..start]);
+                rest = &rest[start + len + 1..];
+            }
+            _ => break,
+        }
+    }
+    if pieces.is_empty() {
+        return pattern == actual;
+    }
+    pieces.push(rest);
+    let mut pos = 0;
+    let last = pieces.len() - 1;
+    for (i, piece) in pieces.iter().enumerate() {
+        if i == 0 {
+            if !actual.starts_with(piece) {
+                return false;
+            }
+            pos = piece.len();
+        } else if i == last {
+            return actual.len() >= pos + piece.len() && actual[pos..].ends_with(piece);
+        } else {
+            match actual[pos..].find(piece) {
+                Some(at) => pos += at + piece.len(),
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Compare JSON values: numbers numerically, placeholder strings as wildcards.
+fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::String(e), _) if e.starts_with('<') && e.ends_with('>') && !e.contains(' ') => Ok(()),
+        (Value::String(e), Value::String(a)) => {
+            if placeholder_match(e, a) {
+                Ok(())
+            } else {
+                Err(format!("{path}: expected {e:?}, got {a:?}"))
+            }
+        }
+        (Value::Number(e), Value::Number(a)) => {
+            if e.as_f64() == a.as_f64() {
+                Ok(())
+            } else {
+                Err(format!("{path}: expected {e}, got {a}"))
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                return Err(format!("{path}: expected {} items, got {}: {}", e.len(), a.len(), short(actual)));
+            }
+            for (i, (x, y)) in e.iter().zip(a).enumerate() {
+                matches(x, y, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                match a.get(k) {
+                    Some(w) => matches(v, w, &format!("{path}.{k}"))?,
+                    None => return Err(format!("{path}: missing key {k:?} in {}", short(actual))),
+                }
+            }
+            if let Some(k) = a.keys().find(|k| !e.contains_key(*k)) {
+                return Err(format!("{path}: unexpected key {k:?}"));
+            }
+            Ok(())
+        }
+        _ if expected == actual => Ok(()),
+        _ => Err(format!("{path}: expected {}, got {}", short(expected), short(actual))),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 160 { format!("{}…", &s[..s.floor_char_boundary(160)]) } else { s }
+}
+
+/// Compare an expected cause (a string, or the parsed JSON of one) with ours.
+fn cause_matches(expected: &Value, actual: Option<&str>) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::Null, None) => Ok(()),
+        (Value::Null, Some(a)) => Err(format!("cause: expected none, got {a:?}")),
+        (e, None) => Err(format!("cause: expected {}, got none", short(e))),
+        (Value::String(e), Some(a)) => matches(&Value::String(e.clone()), &Value::String(a.to_owned()), "cause"),
+        (e, Some(a)) => match serde_json::from_str::<Value>(a) {
+            Ok(parsed) => matches(e, &parsed, "cause"),
+            Err(_) => Err(format!("cause: expected {}, got {a:?}", short(e))),
+        },
+    }
+}
+
+fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
+    let class = &case["classification"];
+    let language = class["query_language"].as_str().unwrap_or("");
+    if language != "JSONPath" {
+        return skip(format!("query language {language}"));
+    }
+    let tier = class["tier"].as_str().unwrap_or("");
+    if tier != "pure" && tier != "fake_lambda" {
+        return skip(format!("tier {tier}"));
+    }
+    let machine = match StateMachine::from_value(&case["definition"]) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("rejected a valid definition: {}", e.problems.first().map(|p| p.to_string()).unwrap_or_default())),
+    };
+    let clock = Arc::new(VirtualClock::default());
+    let results: VecDeque<Value> = case["recorded_task_results"].as_array().cloned().unwrap_or_default().into();
+    let invoker = Arc::new(Replay {
+        results: Mutex::new(results),
+        clock: clock.clone(),
+    });
+    let options = ExecutionOptions {
+        clock: clock.clone(),
+        jitter_seed: Some(7),
+        ..Default::default()
+    };
+    let input = case["input"].clone();
+    let execution = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), screener_states::execute(&machine, input, invoker, options)).await
+    });
+    let Ok(execution) = execution else {
+        return fail("did not finish within 20 s of real time");
+    };
+    let expected = &case["expected"];
+    let status = match execution.status {
+        ExecutionStatus::Succeeded => "SUCCEEDED",
+        ExecutionStatus::Failed => "FAILED",
+        ExecutionStatus::TimedOut => "TIMED_OUT",
+    };
+    let want = expected["status"].as_str().unwrap_or("");
+    if status != want {
+        let detail = match &execution.error {
+            Some(e) => format!(" ({e}: {})", execution.cause.as_deref().unwrap_or("").chars().take(200).collect::<String>()),
+            None => String::new(),
+        };
+        return fail(format!("status {status}{detail}, expected {want}"));
+    }
+    let deterministic = class["nondeterministic"].as_array().is_none_or(Vec::is_empty);
+    match want {
+        "SUCCEEDED" if deterministic => {
+            let output = execution.output.unwrap_or(Value::Null);
+            match matches(&expected["output"], &output, "output") {
+                Ok(()) => pass(),
+                Err(e) => fail(e),
+            }
+        }
+        "FAILED" | "TIMED_OUT" => {
+            let want_error = expected["error"].as_str();
+            if want_error != execution.error.as_deref().filter(|e| !e.is_empty()) {
+                return fail(format!("error {:?}, expected {:?}", execution.error, want_error));
+            }
+            if !deterministic {
+                return pass();
+            }
+            match cause_matches(&expected["cause"], execution.cause.as_deref()) {
+                Ok(()) => pass(),
+                Err(e) => fail(e),
+            }
+        }
+        _ => pass(),
+    }
+}
+
+fn run_create_rejected(case: &Value) -> Outcome {
+    match StateMachine::from_value(&case["definition"]) {
+        Err(_) => pass(),
+        Ok(_) => {
+            let recorded = &case["expected"]["recorded"];
+            let msg = recorded["message"].as_str().or(recorded.as_str()).unwrap_or("");
+            fail(format!("accepted; AWS said: {}", msg.chars().take(220).collect::<String>()))
+        }
+    }
+}
+
+fn labels(case: &Value) -> Vec<String> {
+    let class = &case["classification"];
+    let mut out = vec![format!("kind:{}", case["kind"].as_str().unwrap_or("?"))];
+    for (key, prefix) in [("state_types", "state:"), ("features", ""), ("intrinsics", ""), ("choice_operators", "choice:")] {
+        for f in class[key].as_array().into_iter().flatten() {
+            if let Some(s) = f.as_str() {
+                out.push(format!("{prefix}{s}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn conformance_against_recorded_aws_behaviour() {
+    let Ok(path) = std::env::var("ASL_CONFORMANCE_CASES") else {
+        println!("conformance suite skipped: ASL_CONFORMANCE_CASES is not set");
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        println!("conformance suite skipped: cannot read {path}");
+        return;
+    };
+    let filter = std::env::var("ASL_CONFORMANCE_FILTER").ok();
+    let show: usize = std::env::var("ASL_CONFORMANCE_SHOW").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    let mut totals = [0usize; 3];
+    let mut failures = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("each line is JSON");
+        let id = case["id"].as_str().unwrap_or("?").to_owned();
+        if filter.as_ref().is_some_and(|f| !id.contains(f.as_str())) {
+            continue;
+        }
+        let outcome = match case["kind"].as_str() {
+            Some("execution") => run_execution(&case, &rt),
+            Some("create_rejected") => run_create_rejected(&case),
+            Some(other) => skip(format!("kind {other}")),
+            None => skip("no kind"),
+        };
+        let slot = match outcome.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Skip => 2,
+        };
+        totals[slot] += 1;
+        for label in labels(&case) {
+            table.entry(label).or_default()[slot] += 1;
+        }
+        if outcome.verdict == Verdict::Fail {
+            failures.push((id, outcome.reason));
+        }
+    }
+
+    println!("\n{:<44} {:>6} {:>6} {:>6}", "feature", "pass", "fail", "skip");
+    for (label, [p, f, s]) in &table {
+        println!("{label:<44} {p:>6} {f:>6} {s:>6}");
+    }
+    println!("{:<44} {:>6} {:>6} {:>6}", "TOTAL", totals[0], totals[1], totals[2]);
+    if !failures.is_empty() {
+        println!("\nfirst {} of {} failing cases:", show.min(failures.len()), failures.len());
+        for (id, reason) in failures.iter().take(show) {
+            println!("  {id}\n      {reason}");
+        }
+    }
+    println!("\nconformance: {} passed, {} failed, {} skipped", totals[0], totals[1], totals[2]);
+    if filter.is_none() {
+        assert!(
+            totals[0] >= PASS_FLOOR,
+            "conformance regressed: {} cases pass, the floor is {PASS_FLOOR}",
+            totals[0]
+        );
+    }
+}
