@@ -111,7 +111,11 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                     ExitCode::SUCCESS
                 }
                 ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
-                    let err = serde_json::json!({"Error": execution.error, "Cause": execution.cause});
+                    let error = match execution.status {
+                        ExecutionStatus::TimedOut => Some("States.Timeout".to_owned()),
+                        _ => execution.error,
+                    };
+                    let err = serde_json::json!({"Error": error, "Cause": execution.cause});
                     println!("{}", serde_json::to_string_pretty(&err).unwrap_or_default());
                     ExitCode::from(1)
                 }

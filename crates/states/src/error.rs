@@ -99,7 +99,7 @@ impl Fault {
 
     /// Whether this error ends the execution regardless of Retry/Catch.
     pub fn is_terminal(&self) -> bool {
-        self.error == names::RUNTIME || self.error == names::DATA_LIMIT_EXCEEDED
+        self.error == names::RUNTIME
     }
 
     /// The `{"Error": .., "Cause": ..}` object a Catch passes on.

@@ -181,18 +181,28 @@ pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// What a state decided: its output and where to go (`None` = the branch ends).
+/// What a state decided: its output, where to go (`None` = the branch ends)
+/// and the variables it assigns (applied after the state, so every expression
+/// in the state sees the values from before it).
 pub(crate) struct Transition {
     pub output: Value,
     pub next: Option<String>,
+    pub assigned: Option<serde_json::Map<String, Value>>,
 }
 
 impl Transition {
-    pub(crate) fn from_common(output: Value, common: &crate::definition::Common) -> Self {
-        Transition {
+    /// Go to the state's `Next` (or end), assigning `common.Assign` evaluated against `assign_input`.
+    pub(crate) fn from_common(
+        ctx: &StateCtx<'_>,
+        output: Value,
+        common: &crate::definition::Common,
+        assign_input: &Value,
+    ) -> Result<Self, Fault> {
+        Ok(Transition {
             output,
             next: common.next.clone(),
-        }
+            assigned: crate::io::assign(ctx, common.assign.as_ref(), assign_input)?,
+        })
     }
 }
 
@@ -277,12 +287,8 @@ pub async fn execute(
             engine
                 .recorder
                 .record(prev, "ExecutionTimedOut", json!({"error": names::TIMEOUT}));
-            (
-                ExecutionStatus::TimedOut,
-                None,
-                Some(names::TIMEOUT.to_owned()),
-                None,
-            )
+            // DescribeExecution reports no error or cause for a timed-out execution.
+            (ExecutionStatus::TimedOut, None, None, None)
         }
     };
     Execution {
@@ -344,10 +350,20 @@ pub(crate) fn run_program<'a>(
                 ));
             }
             if !matches!(state, State::Fail(_)) {
-                ctx.record(
-                    &format!("{}StateExited", state.type_name()),
-                    json!({"name": key, "output": transition.output, "outputDetails": {"truncated": false}}),
-                );
+                let mut details = json!({"name": key, "output": transition.output, "outputDetails": {"truncated": false}});
+                if let Some(assigned) = &transition.assigned {
+                    let shown: serde_json::Map<String, Value> = assigned
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+                        .collect();
+                    details["assignedVariables"] = Value::Object(shown);
+                    details["assignedVariablesDetails"] = json!({"truncated": false});
+                    let mut vars = scope.variables.lock().expect("variables lock");
+                    for (k, v) in assigned {
+                        vars.insert(k.clone(), v.clone());
+                    }
+                }
+                ctx.record(&format!("{}StateExited", state.type_name()), details);
             }
             match transition.next {
                 Some(next) => {

@@ -268,6 +268,37 @@ fn as_int(name: &str, v: &Value) -> Result<i64, Fault> {
     )))
 }
 
+/// An integer argument, rounding a fractional number half up as Java's
+/// `Math.round` does (AWS's MathAdd/MathRandom accept 1.5 as 2).
+fn as_rounded_int(name: &str, v: &Value) -> Result<i64, Fault> {
+    match v.as_f64() {
+        Some(f) if v.as_i64().is_none() && f.is_finite() && f.abs() < 9.0e15 => {
+            Ok((f + 0.5).floor() as i64)
+        }
+        _ => as_int(name, v),
+    }
+}
+
+/// How States.Format renders a non-string argument: JSON scalars as JSON,
+/// objects and arrays as Java's `toString` (`{a=1, b=[x, y]}`), like AWS.
+fn format_arg(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(format_arg).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", format_arg(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn format(args: &[Expr], resolver: &dyn Resolver) -> Result<Value, Fault> {
     let name = "States.Format";
     let Some((Expr::Str(template), rest)) = args.split_first() else {
@@ -295,10 +326,7 @@ fn format(args: &[Expr], resolver: &dyn Resolver) -> Result<Value, Fault> {
                         "Invalid arguments in {name}: the number of arguments does not match the number of placeholders"
                     ))
                 })?;
-                match v {
-                    Value::String(s) => out.push_str(s),
-                    other => out.push_str(&other.to_string()),
-                }
+                out.push_str(&format_arg(v));
                 next += 1;
                 i += 2;
             }
@@ -322,6 +350,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         "States.StringToJson" => {
             arity(name, &args, 1..=1)?;
             let s = as_str(name, &args[0])?;
+            if s.trim().is_empty() {
+                return Ok(Value::Null);
+            }
             serde_json::from_str(s).map_err(|e| fail(format!("Invalid arguments in {name}: {e}")))
         }
         "States.JsonToString" => {
@@ -453,7 +484,10 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         }
         "States.MathRandom" => {
             arity(name, &args, 2..=3)?;
-            let (start, end) = (as_int(name, &args[0])?, as_int(name, &args[1])?);
+            let (start, end) = (
+                as_rounded_int(name, &args[0])?,
+                as_rounded_int(name, &args[1])?,
+            );
             if end <= start {
                 return Err(fail(format!(
                     "Invalid arguments in {name}: the end must be greater than the start"
@@ -468,7 +502,10 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         }
         "States.MathAdd" => {
             arity(name, &args, 2..=2)?;
-            let (a, b) = (as_int(name, &args[0])?, as_int(name, &args[1])?);
+            let (a, b) = (
+                as_rounded_int(name, &args[0])?,
+                as_rounded_int(name, &args[1])?,
+            );
             a.checked_add(b)
                 .map(Value::from)
                 .ok_or_else(|| fail(format!("Invalid arguments in {name}: integer overflow")))

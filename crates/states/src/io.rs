@@ -162,17 +162,40 @@ pub(crate) fn effective_input(
     }
 }
 
-/// The state output from a result: ResultSelector, ResultPath, OutputPath.
-pub(crate) fn state_output(
+/// Finish a Task/Map/Parallel state from its result: ResultSelector, then
+/// Assign (against the selected result), ResultPath and OutputPath.
+pub(crate) fn finish(
     ctx: &StateCtx<'_>,
     common: &crate::definition::Common,
     raw_input: Value,
     result: Value,
-) -> Result<Value, Fault> {
+) -> Result<crate::execution::Transition, Fault> {
     let selected = match &common.result_selector {
         Some(template) => payload(ctx, template, &result)?,
         None => result,
     };
+    let assigned = assign(ctx, common.assign.as_ref(), &selected)?;
     let placed = apply_result_path(ctx, &common.result_path, raw_input, selected)?;
-    select_path(ctx, &common.output_path, placed)
+    let output = select_path(ctx, &common.output_path, placed)?;
+    Ok(crate::execution::Transition {
+        output,
+        next: common.next.clone(),
+        assigned,
+    })
+}
+
+/// Evaluate an `Assign` block: literal values as they are, `name.$` keys as
+/// paths or intrinsics against `input` (the state's result).
+pub(crate) fn assign(
+    ctx: &StateCtx<'_>,
+    template: Option<&Value>,
+    input: &Value,
+) -> Result<Option<Map<String, Value>>, Fault> {
+    let Some(template) = template else {
+        return Ok(None);
+    };
+    match payload(ctx, template, input)? {
+        Value::Object(m) => Ok(Some(m)),
+        _ => Ok(None),
+    }
 }

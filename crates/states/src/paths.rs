@@ -54,7 +54,8 @@ impl ReferencePath {
                         i += 1;
                         let mut name = String::new();
                         while i < chars.len() && chars[i] != quote {
-                            if chars[i] == '\\' && i + 1 < chars.len() {
+                            // Only `\'` (the quote itself) is an escape, as in Jayway.
+                            if chars[i] == '\\' && chars.get(i + 1) == Some(&quote) {
                                 i += 1;
                             }
                             name.push(chars[i]);

@@ -16,16 +16,18 @@ pub const DEFAULT_INTERVAL_SECONDS: f64 = 1.0;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const DEFAULT_BACKOFF_RATE: f64 = 2.0;
 
-/// Whether an `ErrorEquals` list matches an error. `States.ALL` matches any
-/// error except the terminal ones (`States.Runtime`, `States.DataLimitExceeded`);
-/// `States.TaskFailed` matches any error except `States.Timeout` and those.
+/// Whether an `ErrorEquals` list matches an error. `States.Runtime` is never
+/// matched (AWS ends the execution even when it is named explicitly);
+/// `States.ALL` matches any other error; `States.TaskFailed` matches any
+/// other error except `States.Timeout`/`States.HeartbeatTimeout`.
 pub fn error_matches(error_equals: &[String], error: &str) -> bool {
-    let terminal = error == names::RUNTIME || error == names::DATA_LIMIT_EXCEEDED;
+    if error == names::RUNTIME {
+        return false;
+    }
     error_equals.iter().any(|e| {
         e == error
-            || (!terminal && e == names::ALL)
-            || (!terminal
-                && e == names::TASK_FAILED
+            || e == names::ALL
+            || (e == names::TASK_FAILED
                 && error != names::TIMEOUT
                 && error != names::HEARTBEAT_TIMEOUT)
     })
@@ -120,11 +122,13 @@ pub(crate) fn catch(
     else {
         return Err(fault);
     };
-    let output =
-        crate::io::apply_result_path(ctx, &catcher.result_path, raw_input, fault.to_output())?;
+    let error_output = fault.to_output();
+    let assigned = crate::io::assign(ctx, catcher.assign.as_ref(), &error_output)?;
+    let output = crate::io::apply_result_path(ctx, &catcher.result_path, raw_input, error_output)?;
     Ok(Transition {
         output,
         next: Some(catcher.next.clone()),
+        assigned,
     })
 }
 
@@ -159,11 +163,15 @@ mod tests {
     }
 
     #[test]
-    fn states_all_does_not_match_runtime_errors() {
+    fn runtime_errors_are_never_matched_even_by_name() {
         let all = vec!["States.ALL".to_owned()];
         assert!(error_matches(&all, "MarketData.RateLimited"));
+        assert!(error_matches(&all, "States.DataLimitExceeded"));
         assert!(!error_matches(&all, "States.Runtime"));
-        assert!(!error_matches(&all, "States.DataLimitExceeded"));
+        assert!(!error_matches(
+            &["States.Runtime".to_owned()],
+            "States.Runtime"
+        ));
     }
 
     #[test]

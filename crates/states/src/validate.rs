@@ -517,6 +517,11 @@ fn state_def(
         _ => {}
     }
     if kind == "Task" {
+        match st.get("Credentials") {
+            Some(Value::Object(c)) if c.contains_key("RoleArn") || c.contains_key("RoleArn.$") => {}
+            Some(_) => v.push(loc, "Credentials", "the field RoleArn is required"),
+            None => {}
+        }
         for f in ["TimeoutSeconds", "HeartbeatSeconds"] {
             if let Some(t) = st.get(f)
                 && !jsonata
@@ -618,6 +623,15 @@ fn state_def(
         {
             v.push(loc, "MaxConcurrency", "must be a non-negative integer");
         }
+        match st.get("Label") {
+            Some(Value::String(label)) => {
+                if let Err(why) = check_label(label) {
+                    v.push(loc, "Label", why);
+                }
+            }
+            Some(_) => v.push(loc, "Label", "must be a string"),
+            None => {}
+        }
         if let Some(Value::String(p)) = st.get("ItemsPath")
             && !is_path(p)
         {
@@ -644,6 +658,24 @@ fn state_def(
         }
     }
     targets
+}
+
+/// A Map Label: 1 to 40 characters, none of them whitespace, brackets,
+/// wildcards, the specials `" # % \ ^ | ~ ` $ & , ; : /`, or control characters.
+fn check_label(label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Err("Label cannot be empty".into());
+    }
+    if label.chars().count() > 40 {
+        return Err("Label cannot exceed 40 characters".into());
+    }
+    for c in label.chars() {
+        let control = (c as u32) <= 0x1f || (0x7f..=0x9f).contains(&(c as u32));
+        if control || c.is_whitespace() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c) {
+            return Err(format!("Label contains invalid character: {c:?}"));
+        }
+    }
+    Ok(())
 }
 
 fn positive_int(v: &Value) -> bool {

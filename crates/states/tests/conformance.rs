@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use screener_states::{
-    Clock, ExecutionOptions, ExecutionStatus, StateMachine, TaskCall, TaskFailure, TaskInvoker, VirtualClock,
+    Clock, ExecutionOptions, ExecutionStatus, StateMachine, TaskCall, TaskFailure, TaskInvoker,
+    VirtualClock,
 };
 use serde_json::Value;
 
 /// The suite fails if fewer cases pass than this; raise it as conformance improves.
-const PASS_FLOOR: usize = 774;
+const PASS_FLOOR: usize = 920;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -62,7 +63,10 @@ struct Replay {
 /// Python's `json.dumps` layout (", " and ": "), which AWS causes from Python Lambdas use.
 fn python_json(v: &Value) -> String {
     match v {
-        Value::Array(a) => format!("[{}]", a.iter().map(python_json).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(python_json).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(m) => format!(
             "{{{}}}",
             m.iter()
@@ -79,21 +83,39 @@ impl TaskInvoker for Replay {
     async fn invoke(&self, call: TaskCall) -> Result<Value, TaskFailure> {
         let next = self.results.lock().unwrap().pop_front();
         let Some(r) = next else {
-            return Err(TaskFailure::new("Conformance.NoRecordedResult", format!("no recorded result left for {}", call.resource)));
+            return Err(TaskFailure::new(
+                "Conformance.NoRecordedResult",
+                format!("no recorded result left for {}", call.resource),
+            ));
         };
         let kind = r["result_type"].as_str().unwrap_or("");
         if kind.ends_with("Succeeded") {
-            return Ok(r["output"].clone());
+            // A Lambda's raw response is recorded as its JSON text.
+            return Ok(match &r["output"] {
+                Value::String(s) if kind.starts_with("Lambda") => {
+                    serde_json::from_str(s).unwrap_or(Value::String(s.clone()))
+                }
+                other => other.clone(),
+            });
+        }
+        if r["error"] == "States.DataLimitExceeded" {
+            // The function answered with too much data; let the interpreter notice.
+            return Ok(Value::String("x".repeat(300 * 1024)));
         }
         if kind.ends_with("TimedOut") {
             // Take "forever" so that the state's TimeoutSeconds fires first.
-            self.clock.sleep(Duration::from_secs(10 * 365 * 24 * 3600)).await;
+            self.clock
+                .sleep(Duration::from_secs(10 * 365 * 24 * 3600))
+                .await;
             return Err(TaskFailure::new("States.Timeout", ""));
         }
+        // Lambda's own events carry the Python runtime's JSON; the lambda:invoke
+        // integration re-serializes it compactly.
         let cause = match &r["cause"] {
             Value::Null => String::new(),
             Value::String(s) => s.clone(),
-            other => python_json(other),
+            other if kind.starts_with("Lambda") => python_json(other),
+            other => other.to_string(),
         };
         Err(TaskFailure::new(r["error"].as_str().unwrap_or(""), cause))
     }
@@ -140,7 +162,9 @@ fn placeholder_match(pattern: &str, actual: &str) -> bool {
 /// Compare JSON values: numbers numerically, placeholder strings as wildcards.
 fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
     match (expected, actual) {
-        (Value::String(e), _) if e.starts_with('<') && e.ends_with('>') && !e.contains(' ') => Ok(()),
+        (Value::String(e), _) if e.starts_with('<') && e.ends_with('>') && !e.contains(' ') => {
+            Ok(())
+        }
         (Value::String(e), Value::String(a)) => {
             if placeholder_match(e, a) {
                 Ok(())
@@ -157,7 +181,12 @@ fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
         }
         (Value::Array(e), Value::Array(a)) => {
             if e.len() != a.len() {
-                return Err(format!("{path}: expected {} items, got {}: {}", e.len(), a.len(), short(actual)));
+                return Err(format!(
+                    "{path}: expected {} items, got {}: {}",
+                    e.len(),
+                    a.len(),
+                    short(actual)
+                ));
             }
             for (i, (x, y)) in e.iter().zip(a).enumerate() {
                 matches(x, y, &format!("{path}[{i}]"))?;
@@ -177,13 +206,21 @@ fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
             Ok(())
         }
         _ if expected == actual => Ok(()),
-        _ => Err(format!("{path}: expected {}, got {}", short(expected), short(actual))),
+        _ => Err(format!(
+            "{path}: expected {}, got {}",
+            short(expected),
+            short(actual)
+        )),
     }
 }
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 160 { format!("{}…", &s[..s.floor_char_boundary(160)]) } else { s }
+    if s.len() > 160 {
+        format!("{}…", &s[..s.floor_char_boundary(160)])
+    } else {
+        s
+    }
 }
 
 /// Compare an expected cause (a string, or the parsed JSON of one) with ours.
@@ -192,7 +229,11 @@ fn cause_matches(expected: &Value, actual: Option<&str>) -> Result<(), String> {
         (Value::Null, None) => Ok(()),
         (Value::Null, Some(a)) => Err(format!("cause: expected none, got {a:?}")),
         (e, None) => Err(format!("cause: expected {}, got none", short(e))),
-        (Value::String(e), Some(a)) => matches(&Value::String(e.clone()), &Value::String(a.to_owned()), "cause"),
+        (Value::String(e), Some(a)) => matches(
+            &Value::String(e.clone()),
+            &Value::String(a.to_owned()),
+            "cause",
+        ),
         (e, Some(a)) => match serde_json::from_str::<Value>(a) {
             Ok(parsed) => matches(e, &parsed, "cause"),
             Err(_) => Err(format!("cause: expected {}, got {a:?}", short(e))),
@@ -212,10 +253,22 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
     }
     let machine = match StateMachine::from_value(&case["definition"]) {
         Ok(m) => m,
-        Err(e) => return fail(format!("rejected a valid definition: {}", e.problems.first().map(|p| p.to_string()).unwrap_or_default())),
+        Err(e) => {
+            return fail(format!(
+                "rejected a valid definition: {}",
+                e.problems
+                    .first()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
+            ));
+        }
     };
     let clock = Arc::new(VirtualClock::default());
-    let results: VecDeque<Value> = case["recorded_task_results"].as_array().cloned().unwrap_or_default().into();
+    let results: VecDeque<Value> = case["recorded_task_results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into();
     let invoker = Arc::new(Replay {
         results: Mutex::new(results),
         clock: clock.clone(),
@@ -227,7 +280,11 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
     };
     let input = case["input"].clone();
     let execution = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(20), screener_states::execute(&machine, input, invoker, options)).await
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            screener_states::execute(&machine, input, invoker, options),
+        )
+        .await
     });
     let Ok(execution) = execution else {
         return fail("did not finish within 20 s of real time");
@@ -241,12 +298,23 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
     let want = expected["status"].as_str().unwrap_or("");
     if status != want {
         let detail = match &execution.error {
-            Some(e) => format!(" ({e}: {})", execution.cause.as_deref().unwrap_or("").chars().take(200).collect::<String>()),
+            Some(e) => format!(
+                " ({e}: {})",
+                execution
+                    .cause
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
             None => String::new(),
         };
         return fail(format!("status {status}{detail}, expected {want}"));
     }
-    let deterministic = class["nondeterministic"].as_array().is_none_or(Vec::is_empty);
+    let deterministic = class["nondeterministic"]
+        .as_array()
+        .is_none_or(Vec::is_empty);
     match want {
         "SUCCEEDED" if deterministic => {
             let output = execution.output.unwrap_or(Value::Null);
@@ -258,7 +326,10 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
         "FAILED" | "TIMED_OUT" => {
             let want_error = expected["error"].as_str();
             if want_error != execution.error.as_deref().filter(|e| !e.is_empty()) {
-                return fail(format!("error {:?}, expected {:?}", execution.error, want_error));
+                return fail(format!(
+                    "error {:?}, expected {:?}",
+                    execution.error, want_error
+                ));
             }
             if !deterministic {
                 return pass();
@@ -277,8 +348,14 @@ fn run_create_rejected(case: &Value) -> Outcome {
         Err(_) => pass(),
         Ok(_) => {
             let recorded = &case["expected"]["recorded"];
-            let msg = recorded["message"].as_str().or(recorded.as_str()).unwrap_or("");
-            fail(format!("accepted; AWS said: {}", msg.chars().take(220).collect::<String>()))
+            let msg = recorded["message"]
+                .as_str()
+                .or(recorded.as_str())
+                .unwrap_or("");
+            fail(format!(
+                "accepted; AWS said: {}",
+                msg.chars().take(220).collect::<String>()
+            ))
         }
     }
 }
@@ -286,7 +363,12 @@ fn run_create_rejected(case: &Value) -> Outcome {
 fn labels(case: &Value) -> Vec<String> {
     let class = &case["classification"];
     let mut out = vec![format!("kind:{}", case["kind"].as_str().unwrap_or("?"))];
-    for (key, prefix) in [("state_types", "state:"), ("features", ""), ("intrinsics", ""), ("choice_operators", "choice:")] {
+    for (key, prefix) in [
+        ("state_types", "state:"),
+        ("features", ""),
+        ("intrinsics", ""),
+        ("choice_operators", "choice:"),
+    ] {
         for f in class[key].as_array().into_iter().flatten() {
             if let Some(s) = f.as_str() {
                 out.push(format!("{prefix}{s}"));
@@ -307,8 +389,14 @@ fn conformance_against_recorded_aws_behaviour() {
         return;
     };
     let filter = std::env::var("ASL_CONFORMANCE_FILTER").ok();
-    let show: usize = std::env::var("ASL_CONFORMANCE_SHOW").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let show: usize = std::env::var("ASL_CONFORMANCE_SHOW")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
     let mut totals = [0usize; 3];
@@ -339,18 +427,31 @@ fn conformance_against_recorded_aws_behaviour() {
         }
     }
 
-    println!("\n{:<44} {:>6} {:>6} {:>6}", "feature", "pass", "fail", "skip");
+    println!(
+        "\n{:<44} {:>6} {:>6} {:>6}",
+        "feature", "pass", "fail", "skip"
+    );
     for (label, [p, f, s]) in &table {
         println!("{label:<44} {p:>6} {f:>6} {s:>6}");
     }
-    println!("{:<44} {:>6} {:>6} {:>6}", "TOTAL", totals[0], totals[1], totals[2]);
+    println!(
+        "{:<44} {:>6} {:>6} {:>6}",
+        "TOTAL", totals[0], totals[1], totals[2]
+    );
     if !failures.is_empty() {
-        println!("\nfirst {} of {} failing cases:", show.min(failures.len()), failures.len());
+        println!(
+            "\nfirst {} of {} failing cases:",
+            show.min(failures.len()),
+            failures.len()
+        );
         for (id, reason) in failures.iter().take(show) {
             println!("  {id}\n      {reason}");
         }
     }
-    println!("\nconformance: {} passed, {} failed, {} skipped", totals[0], totals[1], totals[2]);
+    println!(
+        "\nconformance: {} passed, {} failed, {} skipped",
+        totals[0], totals[1], totals[2]
+    );
     if filter.is_none() {
         assert!(
             totals[0] >= PASS_FLOOR,

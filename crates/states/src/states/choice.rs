@@ -234,19 +234,27 @@ impl ChoiceState {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
         for rule in &self.choices {
             if rule.matches(ctx, &selected)? {
+                let assigned = io::assign(
+                    ctx,
+                    rule.assign.as_ref().or(self.common.assign.as_ref()),
+                    &selected,
+                )?;
                 let output = io::select_path(ctx, &self.common.output_path, selected)?;
                 return Ok(Transition {
                     output,
                     next: rule.next.clone(),
+                    assigned,
                 });
             }
         }
         match &self.default {
             Some(d) => {
+                let assigned = io::assign(ctx, self.common.assign.as_ref(), &selected)?;
                 let output = io::select_path(ctx, &self.common.output_path, selected)?;
                 Ok(Transition {
                     output,
                     next: Some(d.clone()),
+                    assigned,
                 })
             }
             None => Err(Fault::new(

@@ -117,10 +117,7 @@ impl MapState {
         })
         .await;
         match result {
-            Ok(r) => {
-                let output = io::state_output(ctx, &self.common, input, r)?;
-                Ok(Transition::from_common(output, &self.common))
-            }
+            Ok(r) => io::finish(ctx, &self.common, input, r),
             Err(f) => retry::catch(ctx, &self.common.catch, f, input),
         }
     }

@@ -28,10 +28,7 @@ impl ParallelState {
         let result =
             retry::with_retry(ctx, &self.common.retry, || self.attempt(ctx, &effective)).await;
         match result {
-            Ok(r) => {
-                let output = io::state_output(ctx, &self.common, input, r)?;
-                Ok(Transition::from_common(output, &self.common))
-            }
+            Ok(r) => io::finish(ctx, &self.common, input, r),
             Err(f) => retry::catch(ctx, &self.common.catch, f, input),
         }
     }

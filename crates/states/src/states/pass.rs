@@ -20,9 +20,14 @@ impl PassState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let effective = io::effective_input(ctx, &self.common, &input)?;
         let result = self.result.clone().unwrap_or(effective);
+        let assigned = io::assign(ctx, self.common.assign.as_ref(), &result)?;
         let placed = io::apply_result_path(ctx, &self.common.result_path, input, result)?;
         let output = io::select_path(ctx, &self.common.output_path, placed)?;
-        Ok(Transition::from_common(output, &self.common))
+        Ok(Transition {
+            output,
+            next: self.common.next.clone(),
+            assigned,
+        })
     }
 }
 

@@ -18,6 +18,10 @@ impl SucceedState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
         let output = io::select_path(ctx, &self.common.output_path, selected)?;
-        Ok(Transition { output, next: None })
+        Ok(Transition {
+            output,
+            next: None,
+            assigned: None,
+        })
     }
 }

@@ -81,10 +81,7 @@ impl TaskState {
         })
         .await;
         match result {
-            Ok(r) => {
-                let output = io::state_output(ctx, &self.common, input, r)?;
-                Ok(Transition::from_common(output, &self.common))
-            }
+            Ok(r) => io::finish(ctx, &self.common, input, r),
             Err(f) => retry::catch(ctx, &self.common.catch, f, input),
         }
     }
@@ -183,7 +180,10 @@ impl TaskState {
                         names::DATA_LIMIT_EXCEEDED,
                         format!(
                             "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                            ctx.name
+                            match &kind {
+                                ResourceKind::Lambda => self.resource.as_str(),
+                                ResourceKind::Service { resource_type, .. } => resource_type,
+                            }
                         ),
                     );
                     ctx.record(
@@ -455,12 +455,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_task_result_over_256_kib_fails_with_data_limit_exceeded_even_with_a_catch_all() {
-        let def = r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:t", "End": true,
+    async fn a_task_result_over_256_kib_fails_with_data_limit_exceeded_which_states_all_catches() {
+        let def = r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true,
             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}]}, "C": {"Type": "Succeed"}}}"#;
         let invoker = Arc::new(FakeInvoker::default());
-        invoker.reply("arn:t", Ok(json!("x".repeat(300 * 1024))));
+        invoker.reply(
+            "arn:aws:lambda:us-east-1:1:function:f",
+            Ok(json!("x".repeat(300 * 1024))),
+        );
         let run = run_with(def, json!({}), invoker, Arc::new(VirtualClock::default())).await;
-        assert_eq!(run.error.as_deref(), Some("States.DataLimitExceeded"));
+        assert_eq!(
+            run.output,
+            Some(json!({"Error": "States.DataLimitExceeded",
+                "Cause": "The state/task 'arn:aws:lambda:us-east-1:1:function:f' returned a result with a size exceeding the maximum number of bytes service limit."}))
+        );
     }
 }

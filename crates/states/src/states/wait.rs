@@ -30,9 +30,12 @@ impl WaitState {
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
         let duration = self.duration(ctx, &selected)?;
+        if duration.as_secs() > i32::MAX as u64 {
+            return Err(ctx.runtime("Wait state delay is too long."));
+        }
         ctx.engine.clock.sleep(duration).await;
-        let output = io::select_path(ctx, &self.common.output_path, selected)?;
-        Ok(Transition::from_common(output, &self.common))
+        let output = io::select_path(ctx, &self.common.output_path, selected.clone())?;
+        Transition::from_common(ctx, output, &self.common, &selected)
     }
 
     fn duration(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Duration, Fault> {
