@@ -301,10 +301,22 @@ fn format_arg(v: &Value) -> String {
 
 fn format(args: &[Expr], resolver: &dyn Resolver) -> Result<Value, Fault> {
     let name = "States.Format";
-    let Some((Expr::Str(template), rest)) = args.split_first() else {
+    let Some((first, rest)) = args.split_first() else {
         return Err(fail(format!(
-            "Invalid arguments in {name}: the first argument must be a string literal"
+            "Invalid arguments in {name}: a template is required"
         )));
+    };
+    // A literal keeps its `\{` escapes; a template read from a path or variable has none.
+    let template = match first {
+        Expr::Str(s) => s.clone(),
+        other => match eval(other, resolver)? {
+            Value::String(s) => s,
+            v => {
+                return Err(fail(format!(
+                    "Invalid arguments in {name}: the template must be a string, got {v}"
+                )));
+            }
+        },
     };
     let values = rest
         .iter()

@@ -44,7 +44,7 @@ impl intrinsics::Resolver for PathResolver<'_> {
             Err(QueryError::Invalid(path.to_owned()))
         };
         result.map_err(|e| match e {
-            QueryError::NoResults(_) => self.not_found(path),
+            QueryError::NoResults(_) | QueryError::MissingProperty(_) => self.not_found(path),
             QueryError::Invalid(msg) => self
                 .ctx
                 .runtime(format!("Invalid JSONPath '{path}': {msg}")),
@@ -74,6 +74,9 @@ pub(crate) fn select_path(
             paths::query(p, &value).map_err(|e| match e {
                 QueryError::NoResults(n) => {
                     ctx.runtime(format!("Invalid path '{p}' : No results for path: {n}"))
+                }
+                QueryError::MissingProperty(n) => {
+                    ctx.runtime(format!("Invalid path '{p}' : Missing property in path {n}"))
                 }
                 QueryError::Invalid(m) => ctx.runtime(format!("Invalid path '{p}' : {m}")),
             })

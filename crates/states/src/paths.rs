@@ -176,6 +176,9 @@ pub enum QueryError {
     /// A definite path named a node that does not exist; carries the
     /// normalized path as Jayway prints it (`$['a']['b']`).
     NoResults(String),
+    /// A step before the last one is missing; carries the normalized prefix
+    /// up to it (Jayway's "Missing property in path $['a']").
+    MissingProperty(String),
 }
 
 /// Evaluate a JSONPath against `value`. A reference path yields its node;
@@ -183,10 +186,14 @@ pub enum QueryError {
 /// array of every match, as AWS does.
 pub fn query(path: &str, value: &Value) -> Result<Value, QueryError> {
     if let Some(r) = ReferencePath::parse(path) {
-        return r
-            .get(value)
-            .cloned()
-            .map_err(|_| QueryError::NoResults(r.normalized()));
+        let full = r.normalized();
+        return r.get(value).cloned().map_err(|prefix| {
+            if prefix == full {
+                QueryError::NoResults(full)
+            } else {
+                QueryError::MissingProperty(prefix)
+            }
+        });
     }
     let compiled = compile(path)?;
     let nodes = compiled.query(value).all();

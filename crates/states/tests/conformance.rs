@@ -19,7 +19,7 @@ use screener_states::{
 use serde_json::Value;
 
 /// The suite fails if fewer cases pass than this; raise it as conformance improves.
-const PASS_FLOOR: usize = 920;
+const PASS_FLOOR: usize = 924;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -251,6 +251,10 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
     if tier != "pure" && tier != "fake_lambda" {
         return skip(format!("tier {tier}"));
     }
+    let recorded = case["recorded_task_results"].as_array().map_or(0, Vec::len);
+    if tier == "fake_lambda" && recorded == 0 {
+        return skip("no recorded task results to replay (the calls ran in child executions)");
+    }
     let machine = match StateMachine::from_value(&case["definition"]) {
         Ok(m) => m,
         Err(e) => {
@@ -344,6 +348,10 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
 }
 
 fn run_create_rejected(case: &Value) -> Outcome {
+    let recorded = case["expected"]["recorded"].to_string();
+    if recorded.contains("Version description can only be set when publish is true") {
+        return skip("rejected for a CreateStateMachine argument, not for its definition");
+    }
     match StateMachine::from_value(&case["definition"]) {
         Err(_) => pass(),
         Ok(_) => {

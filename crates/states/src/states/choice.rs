@@ -342,7 +342,7 @@ fn resolve_optional(resolver: &PathResolver<'_>, path: &str) -> Result<Option<Va
     };
     match paths::query(&p, &target) {
         Ok(v) => Ok(Some(v)),
-        Err(paths::QueryError::NoResults(_)) => Ok(None),
+        Err(paths::QueryError::NoResults(_) | paths::QueryError::MissingProperty(_)) => Ok(None),
         Err(paths::QueryError::Invalid(m)) => {
             Err(resolver.ctx.runtime(format!("Invalid path '{path}': {m}")))
         }

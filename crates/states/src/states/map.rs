@@ -137,7 +137,11 @@ impl MapState {
                 field: format!("{field}Path"),
             };
             let v = io::evaluate(&r, p)?;
-            match states::as_integer(&v) {
+            let parsed = match &v {
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                other => states::as_integer(other),
+            };
+            match parsed {
                 Some(i) => Ok(Some(i)),
                 None => Err(ctx.runtime(format!(
                     "The {field}Path field refers to value \"{}\" which is not a valid integer: {p}",
@@ -174,9 +178,14 @@ impl MapState {
                     field: "ToleratedFailurePercentagePath".into(),
                 };
                 let v = io::evaluate(&r, p)?;
-                Some(v.as_f64().ok_or_else(|| {
+                let parsed = match &v {
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    other => other.as_f64(),
+                };
+                Some(parsed.ok_or_else(|| {
+                    let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                     ctx.runtime(format!(
-                        "The ToleratedFailurePercentagePath field refers to value \"{v}\" which is not a valid number: {p}"
+                        "The ToleratedFailurePercentagePath field refers to value \"{shown}\" which is not a valid number: {p}"
                     ))
                 })?)
             }
