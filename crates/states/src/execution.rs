@@ -101,6 +101,9 @@ pub(crate) struct Engine {
 /// Per-branch data: the branch's variables and the id of the last event it
 /// recorded (the previousEventId of its next one).
 pub(crate) struct Scope {
+    /// A distributed Map's child execution: its events go to the observer
+    /// only, as AWS keeps them out of the parent's history.
+    pub silent: bool,
     pub variables: Mutex<BTreeMap<String, Value>>,
     pub cursor: AtomicU64,
     pub language: QueryLanguage,
@@ -113,10 +116,24 @@ impl Scope {
         language: QueryLanguage,
     ) -> Self {
         Scope {
+            silent: false,
             variables: Mutex::new(variables),
             cursor: AtomicU64::new(cursor),
             language,
         }
+    }
+
+    /// Record an event after this branch's last one; returns its id (for a
+    /// silent scope the event only reaches the observer and the id is the cursor's).
+    pub(crate) fn record(&self, engine: &Engine, event_type: &str, details: Value) -> u64 {
+        let prev = self.cursor.load(Ordering::SeqCst);
+        if self.silent {
+            engine.recorder.notify(prev, event_type, details);
+            return prev;
+        }
+        let id = engine.recorder.record(prev, event_type, details);
+        self.cursor.store(id, Ordering::SeqCst);
+        id
     }
 
     pub(crate) fn variables(&self) -> BTreeMap<String, Value> {
@@ -140,10 +157,7 @@ pub(crate) struct StateCtx<'a> {
 impl StateCtx<'_> {
     /// Record an event after this branch's last one.
     pub(crate) fn record(&self, event_type: &str, details: Value) -> u64 {
-        let prev = self.scope.cursor.load(Ordering::SeqCst);
-        let id = self.engine.recorder.record(prev, event_type, details);
-        self.scope.cursor.store(id, Ordering::SeqCst);
-        id
+        self.scope.record(self.engine, event_type, details)
     }
 
     /// The context object `$$`.
@@ -320,16 +334,14 @@ pub(crate) fn run_program<'a>(
                 .or(program.query_language)
                 .unwrap_or(scope.language);
             let entered_time = engine.clock.now();
-            let entered_event_id = {
-                let prev = scope.cursor.load(Ordering::SeqCst);
-                let id = engine.recorder.record(
-                    prev,
-                    &format!("{}StateEntered", state.type_name()),
-                    json!({"name": key, "input": input, "inputDetails": {"truncated": false}}),
-                );
-                scope.cursor.store(id, Ordering::SeqCst);
-                id
-            };
+            let entered_event_id = scope.record(
+                engine,
+                &format!("{}StateEntered", state.type_name()),
+                json!({"name": key, "input": input, "inputDetails": {"truncated": false}}),
+            );
+            // Let concurrent branches enter their states too, so the history
+            // interleaves Parallel branches the way AWS records them.
+            tokio::task::yield_now().await;
             let ctx = StateCtx {
                 engine,
                 scope,

@@ -20,6 +20,8 @@ use serde_json::Value;
 
 /// The suite fails if fewer cases pass than this; raise it as conformance improves.
 const PASS_FLOOR: usize = 924;
+/// Likewise for executions whose event sequence (types, state names) equals AWS's.
+const HISTORY_FLOOR: usize = 252;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -31,12 +33,16 @@ enum Verdict {
 struct Outcome {
     verdict: Verdict,
     reason: String,
+    /// For executions with a recorded history: whether our event sequence
+    /// (types and state names) equals AWS's, and the first difference.
+    history: Option<Result<(), String>>,
 }
 
 fn pass() -> Outcome {
     Outcome {
         verdict: Verdict::Pass,
         reason: String::new(),
+        history: None,
     }
 }
 
@@ -44,6 +50,7 @@ fn fail(reason: impl Into<String>) -> Outcome {
     Outcome {
         verdict: Verdict::Fail,
         reason: reason.into(),
+        history: None,
     }
 }
 
@@ -51,6 +58,7 @@ fn skip(reason: impl Into<String>) -> Outcome {
     Outcome {
         verdict: Verdict::Skip,
         reason: reason.into(),
+        history: None,
     }
 }
 
@@ -293,6 +301,71 @@ fn run_execution(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
     let Ok(execution) = execution else {
         return fail("did not finish within 20 s of real time");
     };
+    let history = compare_history(case, &execution.history);
+    let mut outcome = judge(case, execution);
+    outcome.history = history;
+    outcome
+}
+
+/// Event types and state names, in order, against AWS's recorded history.
+fn compare_history(
+    case: &Value,
+    ours: &[screener_states::HistoryEvent],
+) -> Option<Result<(), String>> {
+    let expected = case["expected_history"].as_array()?;
+    if expected.is_empty()
+        || !case["classification"]["nondeterministic"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    {
+        return None;
+    }
+    let theirs: Vec<(String, String)> = expected
+        .iter()
+        .map(|e| {
+            let t = e["type"].as_str().unwrap_or("").to_owned();
+            let name = e
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.ends_with("EventDetails")))
+                .and_then(|(_, d)| d["name"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            (t, name)
+        })
+        .collect();
+    let ours: Vec<(String, String)> = ours
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.clone(),
+                e.state_name().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+        if t != o && !placeholder_match(&t.1, &o.1) || t.0 != o.0 {
+            return Some(Err(format!(
+                "event {}: expected {} {:?}, got {} {:?}",
+                i + 1,
+                t.0,
+                t.1,
+                o.0,
+                o.1
+            )));
+        }
+    }
+    if theirs.len() != ours.len() {
+        return Some(Err(format!(
+            "expected {} events, got {}",
+            theirs.len(),
+            ours.len()
+        )));
+    }
+    Some(Ok(()))
+}
+
+fn judge(case: &Value, execution: screener_states::Execution) -> Outcome {
+    let class = &case["classification"];
     let expected = &case["expected"];
     let status = match execution.status {
         ExecutionStatus::Succeeded => "SUCCEEDED",
@@ -409,6 +482,8 @@ fn conformance_against_recorded_aws_behaviour() {
     let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
     let mut totals = [0usize; 3];
     let mut failures = Vec::new();
+    let mut history_mismatches = Vec::new();
+    let mut histories = [0usize; 2];
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let case: Value = serde_json::from_str(line).expect("each line is JSON");
         let id = case["id"].as_str().unwrap_or("?").to_owned();
@@ -429,6 +504,14 @@ fn conformance_against_recorded_aws_behaviour() {
         totals[slot] += 1;
         for label in labels(&case) {
             table.entry(label).or_default()[slot] += 1;
+        }
+        match &outcome.history {
+            Some(Ok(())) => histories[0] += 1,
+            Some(Err(why)) => {
+                histories[1] += 1;
+                history_mismatches.push((id.clone(), why.clone()));
+            }
+            None => {}
         }
         if outcome.verdict == Verdict::Fail {
             failures.push((id, outcome.reason));
@@ -457,6 +540,13 @@ fn conformance_against_recorded_aws_behaviour() {
         }
     }
     println!(
+        "\nhistory event sequences (informational): {} match AWS, {} differ",
+        histories[0], histories[1]
+    );
+    for (id, why) in history_mismatches.iter().take(show) {
+        println!("  {id}\n      {why}");
+    }
+    println!(
         "\nconformance: {} passed, {} failed, {} skipped",
         totals[0], totals[1], totals[2]
     );
@@ -465,6 +555,11 @@ fn conformance_against_recorded_aws_behaviour() {
             totals[0] >= PASS_FLOOR,
             "conformance regressed: {} cases pass, the floor is {PASS_FLOOR}",
             totals[0]
+        );
+        assert!(
+            histories[0] >= HISTORY_FLOOR,
+            "history fidelity regressed: {} event sequences match AWS, the floor is {HISTORY_FLOOR}",
+            histories[0]
         );
     }
 }

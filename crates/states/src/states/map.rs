@@ -111,22 +111,40 @@ impl MapState {
                 )));
             }
         };
-        let limits = self.limits(ctx, &effective)?;
+        // AWS checks MaxConcurrencyPath before the Map starts (the tolerated
+        // failure limits only once it has).
+        Self::read_int(
+            ctx,
+            &effective,
+            &self.max_concurrency,
+            &self.max_concurrency_path,
+            "MaxConcurrency",
+        )?;
         let result = retry::with_retry(ctx, &self.common.retry, || {
-            self.attempt(ctx, &effective, &items, &limits)
+            self.attempt(ctx, &effective, &items)
         })
         .await;
         match result {
             Ok(r) => io::finish(ctx, &self.common, input, r),
-            Err(f) => retry::catch(ctx, &self.common.catch, f, input),
+            Err(f) => {
+                // A runtime error (bad limits) ends the execution without MapStateFailed, as in AWS.
+                if !f.is_terminal() {
+                    ctx.record("MapStateFailed", Value::Null);
+                }
+                retry::catch(ctx, &self.common.catch, f, input)
+            }
         }
     }
 
-    fn limits(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Limits, Fault> {
-        let read_int = |literal: &Option<Value>,
-                        path: &Option<String>,
-                        field: &str|
-         -> Result<Option<i64>, Fault> {
+    /// Read an integer limit given literally or by a path (numeric strings count).
+    fn read_int(
+        ctx: &StateCtx<'_>,
+        input: &Value,
+        literal: &Option<Value>,
+        path: &Option<String>,
+        field: &str,
+    ) -> Result<Option<i64>, Fault> {
+        {
             if let Some(v) = literal {
                 return Ok(states::as_integer(v));
             }
@@ -151,6 +169,12 @@ impl MapState {
                     }
                 ))),
             }
+        }
+    }
+
+    fn limits(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Limits, Fault> {
+        let read_int = |literal: &Option<Value>, path: &Option<String>, field: &str| {
+            Self::read_int(ctx, input, literal, path, field)
         };
         let max = read_int(
             &self.max_concurrency,
@@ -235,12 +259,23 @@ impl MapState {
         ctx: &StateCtx<'_>,
         effective: &Value,
         items: &[Value],
-        limits: &Limits,
     ) -> Result<Value, Fault> {
         let processor = self
             .processor()
             .ok_or_else(|| ctx.runtime("Map state has no ItemProcessor"))?;
         let started = ctx.record("MapStateStarted", json!({"length": items.len()}));
+        let limits = &self.limits(ctx, effective)?;
+        let distributed = self.is_distributed();
+        if distributed {
+            let execution_id = ctx.engine.execution["Id"].as_str().unwrap_or("");
+            let run_arn = format!(
+                "{}/{}:{}",
+                execution_id.replacen(":execution:", ":mapRun:", 1),
+                self.label.as_deref().unwrap_or(ctx.name),
+                crate::util::uuid_v4()
+            );
+            ctx.record("MapRunStarted", json!({"mapRunArn": run_arn}));
+        }
         let permits = if limits.max_concurrency == 0 {
             tokio::sync::Semaphore::MAX_PERMITS
         } else {
@@ -252,7 +287,10 @@ impl MapState {
             .iter()
             .map(|_| {
                 let language = processor.program.query_language.unwrap_or(ctx.language);
-                Scope::new(ctx.scope.variables(), started, language)
+                let mut scope = Scope::new(ctx.scope.variables(), started, language);
+                // A distributed Map's iterations are child executions with their own histories.
+                scope.silent = distributed || ctx.scope.silent;
+                scope
             })
             .collect();
         let futures: Vec<BoxFuture<'_, Result<Value, Fault>>> = items
@@ -300,7 +338,9 @@ impl MapState {
                     );
                 }
             }
-            ctx.record("MapStateFailed", Value::Null);
+            if distributed {
+                ctx.record("MapRunFailed", Value::Null);
+            }
             let tolerant =
                 limits.tolerated_count.is_some() || limits.tolerated_percentage.is_some();
             let first = outputs.into_iter().flatten().find_map(Result::err);
@@ -320,6 +360,9 @@ impl MapState {
                 None => Value::Null,
             })
             .collect();
+        if distributed {
+            ctx.record("MapRunSucceeded", Value::Null);
+        }
         ctx.record("MapStateSucceeded", Value::Null);
         Ok(Value::Array(results))
     }
@@ -334,12 +377,7 @@ impl MapState {
         item: &Value,
     ) -> Result<Value, Fault> {
         let details = json!({"index": index, "name": ctx.name});
-        let prev = scope.cursor.load(Ordering::SeqCst);
-        let id = ctx
-            .engine
-            .recorder
-            .record(prev, "MapIterationStarted", details.clone());
-        scope.cursor.store(id, Ordering::SeqCst);
+        scope.record(ctx.engine, "MapIterationStarted", details.clone());
         let result = match self.item_input(ctx, effective, index, item) {
             Ok(input) => run_program(ctx.engine, &processor.program, input, scope).await,
             Err(f) => Err(f),
@@ -349,11 +387,7 @@ impl MapState {
         } else {
             "MapIterationFailed"
         };
-        let id = ctx
-            .engine
-            .recorder
-            .record(scope.cursor.load(Ordering::SeqCst), event, details);
-        scope.cursor.store(id, Ordering::SeqCst);
+        scope.record(ctx.engine, event, details);
         result
     }
 }
@@ -480,6 +514,54 @@ mod tests {
         assert_eq!(
             bad.error.as_deref(),
             Some("States.ExceedToleratedFailureThreshold")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_distributed_map_records_a_map_run_and_keeps_child_events_for_the_observer() {
+        let def = r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "Label": "Batches",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}}"#;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let run = crate::execute(
+            &crate::StateMachine::parse(def).unwrap(),
+            json!([1, 2]),
+            Arc::new(FakeInvoker::default()),
+            crate::ExecutionOptions {
+                clock: Arc::new(VirtualClock::default()),
+                observer: Some(Arc::new(move |e: &crate::HistoryEvent| {
+                    sink.lock().unwrap().push(e.event_type.clone())
+                })),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(run.output, Some(json!([1, 2])));
+        assert_eq!(
+            types(&run.history),
+            vec![
+                "ExecutionStarted",
+                "MapStateEntered",
+                "MapStateStarted",
+                "MapRunStarted",
+                "MapRunSucceeded",
+                "MapStateSucceeded",
+                "MapStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+        let run_arn = run.history[3].details["mapRunArn"].as_str().unwrap();
+        assert!(
+            run_arn.contains(":mapRun:local-state-machine/Batches:"),
+            "{run_arn}"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.iter()
+                .filter(|t| *t == "MapIterationSucceeded")
+                .count(),
+            2
         );
     }
 

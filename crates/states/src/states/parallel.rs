@@ -29,7 +29,12 @@ impl ParallelState {
             retry::with_retry(ctx, &self.common.retry, || self.attempt(ctx, &effective)).await;
         match result {
             Ok(r) => io::finish(ctx, &self.common, input, r),
-            Err(f) => retry::catch(ctx, &self.common.catch, f, input),
+            Err(f) => {
+                if !f.is_terminal() {
+                    ctx.record("ParallelStateFailed", Value::Null);
+                }
+                retry::catch(ctx, &self.common.catch, f, input)
+            }
         }
     }
 
@@ -40,7 +45,9 @@ impl ParallelState {
             .iter()
             .map(|b| {
                 let language = b.query_language.unwrap_or(ctx.language);
-                Scope::new(ctx.scope.variables(), started, language)
+                let mut scope = Scope::new(ctx.scope.variables(), started, language);
+                scope.silent = ctx.scope.silent;
+                scope
             })
             .collect();
         let futures: Vec<BoxFuture<'_, Result<Value, Fault>>> = self
@@ -58,21 +65,16 @@ impl ParallelState {
         for out in outputs {
             match out {
                 Some(Ok(v)) => results.push(v),
-                Some(Err(f)) => {
-                    ctx.record("ParallelStateFailed", Value::Null);
-                    return Err(f);
-                }
+                Some(Err(f)) => return Err(f),
                 None => {}
             }
         }
         if results.len() != self.branches.len() {
-            ctx.record("ParallelStateFailed", Value::Null);
             return Err(Fault::new(
                 crate::error::names::BRANCH_FAILED,
                 "A branch was cancelled",
             ));
         }
-        ctx.record("ParallelStateSucceeded", Value::Null);
         Ok(json!(results))
     }
 }
