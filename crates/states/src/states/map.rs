@@ -267,10 +267,10 @@ impl MapState {
         let limits = &self.limits(ctx, effective)?;
         let distributed = self.is_distributed();
         if distributed {
-            let execution_id = ctx.engine.execution["Id"].as_str().unwrap_or("");
+            let sm_arn = ctx.engine.state_machine["Id"].as_str().unwrap_or("");
             let run_arn = format!(
                 "{}/{}:{}",
-                execution_id.replacen(":execution:", ":mapRun:", 1),
+                sm_arn.replacen(":stateMachine:", ":mapRun:", 1),
                 self.label.as_deref().unwrap_or(ctx.name),
                 crate::util::uuid_v4()
             );
