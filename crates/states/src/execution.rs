@@ -98,6 +98,45 @@ pub(crate) struct Engine {
     pub jitter: Mutex<rand::rngs::SmallRng>,
 }
 
+impl Engine {
+    pub(crate) fn new(
+        machine: &StateMachine,
+        input: &Value,
+        invoker: Arc<dyn TaskInvoker>,
+        options: &ExecutionOptions,
+        start: DateTime<Utc>,
+    ) -> Engine {
+        use rand::SeedableRng;
+        let clock = options.clock.clone();
+        let sm_arn = format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            options.region, options.account_id, options.state_machine_name
+        );
+        let exec_arn = format!(
+            "arn:aws:states:{}:{}:execution:{}:{}",
+            options.region, options.account_id, options.state_machine_name, options.execution_name
+        );
+        Engine {
+            invoker,
+            clock: clock.clone(),
+            recorder: Recorder::new(clock, options.observer.clone()),
+            execution: json!({
+                "Id": exec_arn,
+                "Input": input,
+                "Name": options.execution_name,
+                "RoleArn": options.role_arn,
+                "StartTime": timestamp(start),
+                "RedriveCount": 0,
+            }),
+            state_machine: json!({"Id": sm_arn, "Name": options.state_machine_name}),
+            default_language: machine.query_language(),
+            jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(
+                options.jitter_seed.unwrap_or_else(crate::util::entropy),
+            )),
+        }
+    }
+}
+
 /// Per-branch data: the branch's variables and the id of the last event it
 /// recorded (the previousEventId of its next one).
 pub(crate) struct Scope {
@@ -152,6 +191,8 @@ pub(crate) struct StateCtx<'a> {
     pub language: QueryLanguage,
     /// `$$.Map.Item` while a Map evaluates its ItemSelector.
     pub map_item: Option<(usize, Value)>,
+    /// Set only for the state under test by [`crate::test_state()`].
+    pub test: Option<&'a crate::test_state::TestMode>,
 }
 
 impl StateCtx<'_> {
@@ -160,8 +201,26 @@ impl StateCtx<'_> {
         self.scope.record(self.engine, event_type, details)
     }
 
+    /// Note an intermediate value for TestState's inspection data.
+    pub(crate) fn inspect(&self, key: &str, value: impl FnOnce() -> Value) {
+        if let Some(t) = self.test {
+            t.inspection
+                .lock()
+                .expect("inspection lock")
+                .insert(key.to_owned(), value());
+        }
+    }
+
+    /// The mock standing in for this state's work under TestState.
+    pub(crate) fn mock(&self) -> Option<&crate::test_state::Mock> {
+        self.test.and_then(|t| t.mock.as_ref())
+    }
+
     /// The context object `$$`.
     pub(crate) fn context_object(&self) -> Value {
+        if let Some(ctx) = self.test.and_then(|t| t.context.as_ref()) {
+            return ctx.clone();
+        }
         let mut ctx = json!({
             "Execution": self.engine.execution,
             "StateMachine": self.engine.state_machine,
@@ -229,33 +288,7 @@ pub async fn execute(
 ) -> Execution {
     let clock = options.clock.clone();
     let start = clock.now();
-    let sm_arn = format!(
-        "arn:aws:states:{}:{}:stateMachine:{}",
-        options.region, options.account_id, options.state_machine_name
-    );
-    let exec_arn = format!(
-        "arn:aws:states:{}:{}:execution:{}:{}",
-        options.region, options.account_id, options.state_machine_name, options.execution_name
-    );
-    use rand::SeedableRng;
-    let engine = Engine {
-        invoker,
-        clock: clock.clone(),
-        recorder: Recorder::new(clock.clone(), options.observer.clone()),
-        execution: json!({
-            "Id": exec_arn,
-            "Input": input,
-            "Name": options.execution_name,
-            "RoleArn": options.role_arn,
-            "StartTime": timestamp(start),
-            "RedriveCount": 0,
-        }),
-        state_machine: json!({"Id": sm_arn, "Name": options.state_machine_name}),
-        default_language: machine.query_language(),
-        jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(
-            options.jitter_seed.unwrap_or_else(crate::util::entropy),
-        )),
-    };
+    let engine = Engine::new(machine, &input, invoker, &options, start);
     let started = engine.recorder.record(
         0,
         "ExecutionStarted",
@@ -351,6 +384,7 @@ pub(crate) fn run_program<'a>(
                 retry_count: AtomicU32::new(0),
                 language,
                 map_item: None,
+                test: None,
             };
             let transition = crate::states::run_state(state, &ctx, input).await?;
             if serialized_len(&transition.output) > MAX_PAYLOAD_BYTES {

@@ -33,6 +33,16 @@ impl TaskFailure {
     }
 }
 
+impl From<TaskFailure> for crate::error::Fault {
+    /// An empty cause means none.
+    fn from(f: TaskFailure) -> Self {
+        crate::error::Fault {
+            error: f.error,
+            cause: (!f.cause.is_empty()).then_some(f.cause),
+        }
+    }
+}
+
 /// Runs a Task state's resource. Implementations map resources to handlers.
 #[async_trait::async_trait]
 pub trait TaskInvoker: Send + Sync {

@@ -159,10 +159,13 @@ pub(crate) fn effective_input(
     raw_input: &Value,
 ) -> Result<Value, Fault> {
     let selected = select_path(ctx, &common.input_path, raw_input.clone())?;
-    match &common.parameters {
-        Some(template) => payload(ctx, template, &selected),
-        None => Ok(selected),
-    }
+    ctx.inspect("afterInputPath", || selected.clone());
+    let effective = match &common.parameters {
+        Some(template) => payload(ctx, template, &selected)?,
+        None => selected,
+    };
+    ctx.inspect("afterParameters", || effective.clone());
+    Ok(effective)
 }
 
 /// Finish a Task/Map/Parallel state from its result: ResultSelector, then
@@ -177,8 +180,10 @@ pub(crate) fn finish(
         Some(template) => payload(ctx, template, &result)?,
         None => result,
     };
+    ctx.inspect("afterResultSelector", || selected.clone());
     let assigned = assign(ctx, common.assign.as_ref(), &selected)?;
     let placed = apply_result_path(ctx, &common.result_path, raw_input, selected)?;
+    ctx.inspect("afterResultPath", || placed.clone());
     let output = select_path(ctx, &common.output_path, placed)?;
     Ok(crate::execution::Transition {
         output,

@@ -38,6 +38,7 @@ pub mod paths;
 pub mod retry;
 pub mod states;
 mod substitute;
+pub mod test_state;
 #[cfg(test)]
 mod testing;
 mod util;
@@ -50,3 +51,6 @@ pub use execution::{Execution, ExecutionOptions, ExecutionStatus, MAX_PAYLOAD_BY
 pub use history::{HistoryEvent, Observer, RETRY_SCHEDULED};
 pub use invoker::{TaskCall, TaskFailure, TaskInvoker};
 pub use substitute::substitute;
+pub use test_state::{
+    InspectionLevel, Mock, TestStateRequest, TestStateResult, TestStatus, test_state,
+};

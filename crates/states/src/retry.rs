@@ -72,6 +72,24 @@ where
         };
         let retrier = &retriers[index];
         let max = retrier.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if let Some(test) = ctx.test {
+            // TestState runs one attempt and reports whether a retry would follow.
+            let done = test.retrier_retry_count;
+            if done < max {
+                let backoff = backoff(retrier, done).as_secs_f64();
+                let shown = if backoff.fract() == 0.0 {
+                    json!(backoff as u64)
+                } else {
+                    json!(backoff)
+                };
+                ctx.inspect(
+                    "errorDetails",
+                    || json!({"retryBackoffIntervalSeconds": shown, "retryIndex": index}),
+                );
+                test.retriable.store(true, Ordering::SeqCst);
+            }
+            return Err(fault);
+        }
         if counts[index] >= max {
             return Err(fault);
         }
@@ -116,12 +134,18 @@ pub(crate) fn catch(
     fault: Fault,
     raw_input: Value,
 ) -> Result<Transition, Fault> {
+    if ctx.test.is_some_and(|t| t.retriable.load(Ordering::SeqCst)) {
+        return Err(fault);
+    }
     let Some(catcher) = catchers
         .iter()
         .find(|c| error_matches(&c.error_equals, &fault.error))
     else {
         return Err(fault);
     };
+    if let Some(t) = ctx.test {
+        t.caught.store(true, Ordering::SeqCst);
+    }
     let error_output = fault.to_output();
     let assigned = crate::io::assign(ctx, catcher.assign.as_ref(), &error_output)?;
     let output = crate::io::apply_result_path(ctx, &catcher.result_path, raw_input, error_output)?;

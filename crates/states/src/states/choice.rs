@@ -232,6 +232,7 @@ impl TryFrom<Map<String, Value>> for ChoiceRule {
 impl ChoiceState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
+        ctx.inspect("afterInputPath", || selected.clone());
         for rule in &self.choices {
             if rule.matches(ctx, &selected)? {
                 let assigned = io::assign(

@@ -24,6 +24,7 @@ pub struct FailState {
 
 impl FailState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
+        ctx.inspect("afterInputPath", || input.clone());
         let read = |path: &str, field: &str| -> Result<Option<String>, Fault> {
             let resolver = PathResolver {
                 ctx,

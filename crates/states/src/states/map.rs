@@ -94,6 +94,7 @@ impl MapState {
 
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let effective = io::select_path(ctx, &self.common.input_path, input.clone())?;
+        ctx.inspect("afterInputPath", || effective.clone());
         if self.item_reader.is_some() {
             let fault = Fault::new(
                 names::ITEM_READER_FAILED,
@@ -104,13 +105,18 @@ impl MapState {
         let items_path = Some(Some(self.items_path.clone().unwrap_or_else(|| "$".into())));
         let items = match io::select_path(ctx, &items_path, effective.clone())? {
             Value::Array(a) => a,
-            other => {
-                return Err(ctx.runtime(format!(
-                    "Items path '{}' did not evaluate to a JSON array: {other}",
-                    self.items_path.as_deref().unwrap_or("$")
+            _ => {
+                let path = self.items_path.as_deref().unwrap_or("$");
+                let shown = path
+                    .strip_prefix('$')
+                    .filter(|p| p.starts_with('$'))
+                    .unwrap_or(path);
+                return Err(Fault::runtime(format!(
+                    "Reference path \"{shown}\" must point to array."
                 )));
             }
         };
+        ctx.inspect("afterItemsPath", || Value::Array(items.clone()));
         // AWS checks MaxConcurrencyPath before the Map starts (the tolerated
         // failure limits only once it has).
         Self::read_int(
@@ -120,6 +126,21 @@ impl MapState {
             &self.max_concurrency_path,
             "MaxConcurrency",
         )?;
+        if let Some(mock) = ctx.mock() {
+            // Under TestState a mock stands in for the iterations.
+            let limits = self.limits(ctx, &effective)?;
+            ctx.inspect("maxConcurrency", || json!(limits.max_concurrency));
+            if let Some(c) = limits.tolerated_count {
+                ctx.inspect("toleratedFailureCount", || json!(c));
+            }
+            if let Some(p) = limits.tolerated_percentage {
+                ctx.inspect("toleratedFailurePercentage", || json!(p));
+            }
+            return match mock.outcome() {
+                Ok(r) => io::finish(ctx, &self.common, input, r),
+                Err(f) => retry::catch(ctx, &self.common.catch, f.into(), input),
+            };
+        }
         let result = retry::with_retry(ctx, &self.common.retry, || {
             self.attempt(ctx, &effective, &items)
         })
@@ -250,6 +271,7 @@ impl MapState {
             retry_count: std::sync::atomic::AtomicU32::new(ctx.retry_count.load(Ordering::SeqCst)),
             language: ctx.language,
             map_item: Some((index, item.clone())),
+            test: None,
         };
         io::payload(&item_ctx, template, effective)
     }
@@ -265,6 +287,13 @@ impl MapState {
             .ok_or_else(|| ctx.runtime("Map state has no ItemProcessor"))?;
         let started = ctx.record("MapStateStarted", json!({"length": items.len()}));
         let limits = &self.limits(ctx, effective)?;
+        ctx.inspect("maxConcurrency", || json!(limits.max_concurrency));
+        if let Some(c) = limits.tolerated_count {
+            ctx.inspect("toleratedFailureCount", || json!(c));
+        }
+        if let Some(p) = limits.tolerated_percentage {
+            ctx.inspect("toleratedFailurePercentage", || json!(p));
+        }
         let distributed = self.is_distributed();
         if distributed {
             let sm_arn = ctx.engine.state_machine["Id"].as_str().unwrap_or("");

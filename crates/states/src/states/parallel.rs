@@ -21,6 +21,13 @@ pub struct ParallelState {
 
 impl ParallelState {
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
+        if let Some(mock) = ctx.mock() {
+            // Under TestState a mock stands in for the branches and their input processing.
+            return match mock.outcome() {
+                Ok(r) => io::finish(ctx, &self.common, input, r),
+                Err(f) => retry::catch(ctx, &self.common.catch, f.into(), input),
+            };
+        }
         let effective = match io::effective_input(ctx, &self.common, &input) {
             Ok(v) => v,
             Err(f) => return retry::catch(ctx, &self.common.catch, f, input),

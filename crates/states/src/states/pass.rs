@@ -18,10 +18,18 @@ pub struct PassState {
 
 impl PassState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
-        let effective = io::effective_input(ctx, &self.common, &input)?;
-        let result = self.result.clone().unwrap_or(effective);
+        // A fixed Result replaces the processed input, so it is not computed.
+        let result = match &self.result {
+            Some(r) => {
+                ctx.inspect("result", || r.clone());
+                r.clone()
+            }
+            None => io::effective_input(ctx, &self.common, &input)?,
+        };
+        ctx.inspect("afterResultSelector", || result.clone());
         let assigned = io::assign(ctx, self.common.assign.as_ref(), &result)?;
         let placed = io::apply_result_path(ctx, &self.common.result_path, input, result)?;
+        ctx.inspect("afterResultPath", || placed.clone());
         let output = io::select_path(ctx, &self.common.output_path, placed)?;
         Ok(Transition {
             output,

@@ -17,6 +17,7 @@ pub struct SucceedState {
 impl SucceedState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
+        ctx.inspect("afterInputPath", || selected.clone());
         let output = io::select_path(ctx, &self.common.output_path, selected)?;
         Ok(Transition {
             output,

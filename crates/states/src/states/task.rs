@@ -81,7 +81,10 @@ impl TaskState {
         })
         .await;
         match result {
-            Ok(r) => io::finish(ctx, &self.common, input, r),
+            Ok(r) => {
+                ctx.inspect("result", || r.clone());
+                io::finish(ctx, &self.common, input, r)
+            }
             Err(f) => retry::catch(ctx, &self.common.catch, f, input),
         }
     }
@@ -147,7 +150,13 @@ impl TaskState {
             input,
             context: ctx.context_object(),
         };
-        let invocation = ctx.engine.invoker.invoke(call);
+        let mock = ctx.mock().cloned();
+        let invocation = async move {
+            match mock {
+                Some(m) => m.outcome(),
+                None => ctx.engine.invoker.invoke(call).await,
+            }
+        };
         let outcome = match timeout {
             Some(t) => {
                 let sleep = ctx.engine.clock.sleep(t);

@@ -29,6 +29,7 @@ pub struct WaitState {
 impl WaitState {
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
+        ctx.inspect("afterInputPath", || selected.clone());
         let duration = self.duration(ctx, &selected)?;
         if duration.as_secs() > i32::MAX as u64 {
             return Err(ctx.runtime("Wait state delay is too long."));
