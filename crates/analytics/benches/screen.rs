@@ -1,1 +1,238 @@
-fn main() {}
+//! Full-market benchmark of the Screen step's work: Parquet bars in, `screen_latest` with
+//! the default screens, results out as CSV and Parquet.
+//!
+//! `cargo bench -p screener-analytics` runs two sizes, 10,000 symbols x 252 days and
+//! 5,000 x 1,260, on synthetic random-walk bars written to Parquet sorted by (symbol, date)
+//! as the store holds them. Each run happens in a fresh child process (this binary
+//! re-executed), so its peak resident memory (VmHWM) is the run's own. Printed per size:
+//! wall time (best and median of the runs) with its phases, bars/s and peak memory.
+//!
+//! Options (after `--`): `--runs N` (default 5), `--sizes 10000x252,5000x1260`,
+//! `--indicators` to also time `compute_indicators` over every bar.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use screener_analytics::polars::prelude::*;
+use screener_analytics::{
+    ScreenSet, compute_indicators, read_bars, screen_latest, write_csv, write_parquet,
+};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        child(&args[1..]);
+        return;
+    }
+    let runs = flag(&args, "--runs").map_or(5, |v| v.parse().expect("--runs N"));
+    let sizes = flag(&args, "--sizes").unwrap_or_else(|| "10000x252,5000x1260".to_string());
+    let indicators = args.iter().any(|a| a == "--indicators");
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!(
+        "screen benchmark: {} cores, {runs} runs per size, each in a fresh process",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for size in sizes.split(',') {
+        let (symbols, days) = size.split_once('x').expect("sizes like 10000x252");
+        let (symbols, days): (usize, usize) = (symbols.parse().unwrap(), days.parse().unwrap());
+        let path = dir.path().join(format!("bars_{symbols}x{days}.parquet"));
+        let t = Instant::now();
+        write_synthetic(&path, symbols, days);
+        let bars = symbols * days;
+        let mb = std::fs::metadata(&path).map_or(0, |m| m.len()) as f64 / 1e6;
+        println!(
+            "\n{symbols} symbols x {days} days = {bars} bars, Parquet {mb:.1} MB (generated in {:.1} s)",
+            t.elapsed().as_secs_f64()
+        );
+        let mut results: Vec<ChildReport> = (0..runs).map(|_| run_child(&path, "screen")).collect();
+        results.sort_by(|a, b| a.total.total_cmp(&b.total));
+        let best = &results[0];
+        let median = &results[results.len() / 2];
+        let peak = results.iter().map(|r| r.peak_kb).max().unwrap_or(0) as f64 / 1024.0;
+        println!(
+            "  screen_latest, Parquet in, CSV+Parquet out: best {:.3} s, median {:.3} s, {:.1} M bars/s (best), peak memory {:.0} MB ({} 512 MB)",
+            best.total,
+            median.total,
+            bars as f64 / best.total / 1e6,
+            peak,
+            if peak <= 512.0 { "fits" } else { "exceeds" }
+        );
+        println!(
+            "  phases (best run): read Parquet {:.3} s, screen {:.3} s, write {:.3} s; {} symbols, {} passing any screen",
+            best.read, best.compute, best.write, best.rows, best.passing
+        );
+        if indicators {
+            let r = run_child(&path, "indicators");
+            println!(
+                "  compute_indicators over every bar: read {:.3} s, compute {:.3} s, total {:.3} s, {:.1} M bars/s, peak memory {:.0} MB",
+                r.read,
+                r.compute,
+                r.total,
+                bars as f64 / (r.read + r.compute) / 1e6,
+                r.peak_kb as f64 / 1024.0
+            );
+        }
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+struct ChildReport {
+    read: f64,
+    compute: f64,
+    write: f64,
+    total: f64,
+    rows: usize,
+    passing: usize,
+    peak_kb: u64,
+}
+
+fn run_child(path: &Path, mode: &str) -> ChildReport {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe)
+        .args(["--child", mode])
+        .arg(path)
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let field = |name: &str| -> f64 {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("child output lacks {name}: {text}"))
+            .parse()
+            .expect("number")
+    };
+    ChildReport {
+        read: field("read"),
+        compute: field("compute"),
+        write: field("write"),
+        total: field("total"),
+        rows: field("rows") as usize,
+        passing: field("passing") as usize,
+        peak_kb: field("peak_kb") as u64,
+    }
+}
+
+/// One measured run: what the Screen step does, timed by phase.
+fn child(args: &[String]) {
+    let mode = args[0].as_str();
+    let path = PathBuf::from(&args[1]);
+    let screens = ScreenSet::default_screens();
+    let t0 = Instant::now();
+    let bars = read_bars(&path).expect("read bars");
+    let t1 = Instant::now();
+    let (rows, passing, t2, t3) = match mode {
+        "screen" => {
+            let mut outcome = screen_latest(bars, &screens, None).expect("screen");
+            let t2 = Instant::now();
+            let csv = write_csv(&mut outcome.results).expect("csv");
+            let parquet = write_parquet(&mut outcome.results).expect("parquet");
+            for s in &mut outcome.screens {
+                let _ = write_csv(&mut s.top).expect("csv");
+            }
+            let t3 = Instant::now();
+            std::hint::black_box((csv, parquet));
+            let passing = outcome.screens.iter().map(|s| s.count).sum();
+            (outcome.results.height(), passing, t2, t3)
+        }
+        "indicators" => {
+            let df = compute_indicators(bars).expect("indicators");
+            let t2 = Instant::now();
+            (df.height(), 0, t2, t2)
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    println!(
+        "read={} compute={} write={} total={} rows={rows} passing={passing} peak_kb={}",
+        (t1 - t0).as_secs_f64(),
+        (t2 - t1).as_secs_f64(),
+        (t3 - t2).as_secs_f64(),
+        (t3 - t0).as_secs_f64(),
+        peak_kb()
+    );
+}
+
+/// Peak resident memory of this process (VmHWM), in KiB.
+fn peak_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Random-walk bars on weekdays from 2020-01-02, sorted by (symbol, date).
+fn write_synthetic(path: &Path, symbols: usize, days: usize) {
+    let n = symbols * days;
+    let mut sym = Vec::with_capacity(n);
+    let mut date = Vec::with_capacity(n);
+    let (mut open, mut high, mut low, mut close) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut volume: Vec<u64> = Vec::with_capacity(n);
+    let start = 18_263; // 2020-01-02, a Thursday
+    let weekdays: Vec<i32> = (0i32..)
+        .map(|k| start + k)
+        .filter(|d| (d + 3).rem_euclid(7) < 5) // Monday = 0; 1970-01-01 was a Thursday
+        .take(days)
+        .collect();
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for s in 0..symbols {
+        let name = format!("S{s:05}");
+        let mut price = 5.0 + next() * 200.0;
+        let base_volume = 1e4 + next() * 5e6;
+        for &d in &weekdays {
+            let prev = price;
+            price *= 1.0 + (next() - 0.5) * 0.05;
+            let o = prev * (1.0 + (next() - 0.5) * 0.01);
+            let hi = price.max(o) * (1.0 + next() * 0.01);
+            let lo = price.min(o) * (1.0 - next() * 0.01);
+            sym.push(name.clone());
+            date.push(d);
+            open.push((o * 100.0).round() / 100.0);
+            high.push((hi * 100.0).round() / 100.0);
+            low.push((lo * 100.0).round() / 100.0);
+            close.push((price * 100.0).round() / 100.0);
+            volume.push((base_volume * (0.3 + next() * 1.4)) as u64);
+        }
+    }
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new("symbol".into(), sym),
+            Int32Chunked::from_vec("date".into(), date)
+                .into_date()
+                .into_column(),
+            Column::new("open".into(), open),
+            Column::new("high".into(), high),
+            Column::new("low".into(), low),
+            Column::new("close".into(), close),
+            Column::new("volume".into(), volume),
+        ],
+    )
+    .expect("frame");
+    let bytes = write_parquet(&mut df).expect("parquet");
+    std::fs::write(path, bytes).expect("write parquet");
+}

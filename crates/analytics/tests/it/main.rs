@@ -4,3 +4,4 @@ mod common;
 mod io;
 mod metrics;
 mod screen;
+mod talib;

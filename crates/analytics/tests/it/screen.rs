@@ -110,3 +110,74 @@ fn screen_latest_equals_the_last_row_of_compute_indicators() {
         }
     }
 }
+
+#[test]
+fn as_of_uses_each_symbols_latest_bar_on_or_before_the_date() {
+    let rows = "A,2024-01-01,1,1,1,10,1\n\
+                A,2024-01-03,1,1,1,11,1\n\
+                A,2024-01-05,1,1,1,12,1\n\
+                B,2024-01-04,1,1,1,20,1\n\
+                C,2024-01-02,1,1,1,30,1\n";
+    let d = chrono::NaiveDate::from_ymd_opt(2024, 1, 3).unwrap();
+    let out = screen_latest(frame(rows), &ScreenSet::default_screens(), Some(d)).unwrap();
+    let r = &out.results;
+    let syms: Vec<&str> = r
+        .column("symbol")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(syms, ["A", "C"], "B has no bar on or before the date");
+    assert_eq!(values(r, "close"), [Some(11.0), Some(30.0)]);
+    assert!(close_to(values(r, "ret_1d")[0], 0.1));
+}
+
+#[test]
+fn screens_compare_metrics_with_metrics_and_rank_descending() {
+    let set = ScreenSet::parse_toml(
+        r#"
+[[screen]]
+name = "above"
+description = "close above its 20-day average"
+conditions = ["close > sma_20"]
+sort = { metric = "ret_1d", direction = "desc" }
+limit = 1
+"#,
+    )
+    .unwrap();
+    let mut rows = String::new();
+    let mut up: Vec<f64> = (0..20).map(|i| 10.0 + i as f64).collect();
+    up.push(40.0);
+    rows.push_str(&bars_csv("FAST", &up));
+    let mut slow: Vec<f64> = (0..20).map(|i| 10.0 + i as f64).collect();
+    slow.push(30.0);
+    rows.push_str(&bars_csv("SLOW", &slow));
+    let mut down = vec![20.0; 20];
+    down.push(10.0);
+    rows.push_str(&bars_csv("DOWN", &down));
+    let out = screen_latest(frame(&rows), &set, None).unwrap();
+    let s = &out.screens[0];
+    assert_eq!((s.name.as_str(), s.count, s.top.height()), ("above", 2, 1));
+    let top: Vec<&str> = s
+        .top
+        .column("symbol")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(top, ["FAST"]);
+    assert_eq!(s.top.get_column_names()[0].as_str(), "rank");
+    let rank: Vec<Option<u32>> = out
+        .results
+        .column("rank_above")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(rank, [None, Some(1), Some(2)]); // DOWN, FAST, SLOW
+}
