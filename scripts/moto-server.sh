@@ -32,7 +32,9 @@ running_pid() {
     [[ -f "$pid_file" ]] || return 1
     local pid
     pid="$(cat "$pid_file")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    # Only a live moto_server: never a process that reused a stale pid.
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null \
+        && ps -p "$pid" -o args= 2>/dev/null | grep -q moto_server && echo "$pid"
 }
 
 ensure_venv() {

@@ -12,10 +12,11 @@ use screener_core::ports::{MetricDatum, MetricUnit, Metrics, MetricsError};
 
 use crate::sdk_error;
 
-/// Metric data in one `PutMetricData` call. The API reference for `PutMetricData` (aws-sdk-cloudwatch
-/// 1.140, `operation::put_metric_data`): "Each request is also limited to no more than 1000
-/// different metrics (across both the MetricData and EntityMetricData properties)" and "The
-/// array can include no more than 1000 metrics per call."
+/// Metric data in one `PutMetricData` call. From the API reference in the SDK's docs for
+/// `PutMetricData` (aws-sdk-cloudwatch 1.99 and 1.140 alike, `operation::put_metric_data`):
+/// "Each request is also limited to no more than 1000 different metrics (across both the
+/// MetricData and EntityMetricData properties)"; "The array can include no more than 1000
+/// metrics per call."
 pub const MAX_DATA_PER_CALL: usize = 1000;
 
 /// The same reference: "Each PutMetricData request is limited to 1 MB in size for HTTP POST
@@ -94,8 +95,9 @@ impl CloudWatchMetrics {
         }
     }
 
-    /// A generous estimate of the bytes one datum adds to a request (as if query-encoded,
-    /// the largest of the protocols the SDK has used).
+    /// A generous estimate of the bytes one datum adds to a Query-protocol request: member
+    /// paths such as `MetricData.member.1000.Dimensions.member.30.Value=` plus the text,
+    /// allowing for percent-encoding.
     fn estimated_bytes(&self, datum: &MetricDatum) -> usize {
         let dimension = |name: &str, value: &str| 100 + 3 * (name.len() + value.len());
         150 + 3 * datum.name.len()

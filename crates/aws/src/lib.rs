@@ -21,7 +21,7 @@ mod sdk_error;
 mod sfn;
 mod ssm;
 
-pub use cloudwatch::{CloudWatchMetrics, MAX_DATA_PER_CALL};
+pub use cloudwatch::{CloudWatchMetrics, ENVIRONMENT_DIMENSION, MAX_DATA_PER_CALL};
 pub use s3::S3Store;
 pub use sfn::{Execution, SfnClient, SfnError, StartOutcome};
 pub use ssm::SsmSecrets;
