@@ -3,10 +3,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::definition::NullablePath;
+use crate::definition::{NullablePath, QueryLanguage};
 use crate::error::Fault;
 use crate::execution::StateCtx;
 use crate::intrinsics;
+use crate::jsonata;
 use crate::paths::{self, QueryError, ReferencePath};
 
 /// Resolves `$`, `$$` and `$var` paths for templates and intrinsics.
@@ -152,12 +153,23 @@ pub(crate) fn apply_result_path(
     }
 }
 
-/// The effective input: InputPath, then Parameters.
+/// The effective input: InputPath, then Parameters (JSONata: Arguments).
 pub(crate) fn effective_input(
     ctx: &StateCtx<'_>,
     common: &crate::definition::Common,
     raw_input: &Value,
 ) -> Result<Value, Fault> {
+    if ctx.language == QueryLanguage::JSONata {
+        let args = match &common.arguments {
+            Some(t) => {
+                let states = jsonata::states_var(ctx, raw_input, None, None);
+                jsonata::template(ctx, t, "Arguments", &states)?
+            }
+            None => raw_input.clone(),
+        };
+        ctx.inspect("afterArguments", || args.clone());
+        return Ok(args);
+    }
     let selected = select_path(ctx, &common.input_path, raw_input.clone())?;
     ctx.inspect("afterInputPath", || selected.clone());
     let effective = match &common.parameters {
@@ -176,6 +188,9 @@ pub(crate) fn finish(
     raw_input: Value,
     result: Value,
 ) -> Result<crate::execution::Transition, Fault> {
+    if ctx.language == QueryLanguage::JSONata {
+        return finish_jsonata(ctx, common, raw_input, Some(result));
+    }
     let selected = match &common.result_selector {
         Some(template) => payload(ctx, template, &result)?,
         None => result,
@@ -206,4 +221,25 @@ pub(crate) fn assign(
         Value::Object(m) => Ok(Some(m)),
         _ => Ok(None),
     }
+}
+
+/// Finish a JSONata state: `Assign` then `Output` (default: the result, or
+/// the input for states without one), both seeing `$states.result`.
+pub(crate) fn finish_jsonata(
+    ctx: &StateCtx<'_>,
+    common: &crate::definition::Common,
+    raw_input: Value,
+    result: Option<Value>,
+) -> Result<crate::execution::Transition, Fault> {
+    let states = jsonata::states_var(ctx, &raw_input, result.as_ref(), None);
+    let assigned = jsonata::assign(ctx, common.assign.as_ref(), &states)?;
+    let output = match &common.output {
+        Some(t) => jsonata::template(ctx, t, "Output", &states)?,
+        None => result.unwrap_or(raw_input),
+    };
+    Ok(crate::execution::Transition {
+        output,
+        next: common.next.clone(),
+        assigned,
+    })
 }

@@ -34,6 +34,7 @@ pub mod history;
 pub mod intrinsics;
 pub mod invoker;
 mod io;
+pub mod jsonata;
 pub mod paths;
 pub mod retry;
 pub mod states;

@@ -147,6 +147,19 @@ pub(crate) fn catch(
         t.caught.store(true, Ordering::SeqCst);
     }
     let error_output = fault.to_output();
+    if ctx.language == crate::definition::QueryLanguage::JSONata {
+        let states = crate::jsonata::states_var(ctx, &raw_input, None, Some(&error_output));
+        let assigned = crate::jsonata::assign(ctx, catcher.assign.as_ref(), &states)?;
+        let output = match &catcher.output {
+            Some(t) => crate::jsonata::template(ctx, t, "Output", &states)?,
+            None => error_output,
+        };
+        return Ok(Transition {
+            output,
+            next: Some(catcher.next.clone()),
+            assigned,
+        });
+    }
     let assigned = crate::io::assign(ctx, catcher.assign.as_ref(), &error_output)?;
     let output = crate::io::apply_result_path(ctx, &catcher.result_path, raw_input, error_output)?;
     Ok(Transition {

@@ -4,10 +4,11 @@ use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::definition::Common;
+use crate::definition::{Common, QueryLanguage};
 use crate::error::{Fault, names};
 use crate::execution::{StateCtx, Transition};
 use crate::io::{self, PathResolver};
+use crate::jsonata;
 use crate::paths;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,29 +236,11 @@ impl ChoiceState {
         ctx.inspect("afterInputPath", || selected.clone());
         for rule in &self.choices {
             if rule.matches(ctx, &selected)? {
-                let assigned = io::assign(
-                    ctx,
-                    rule.assign.as_ref().or(self.common.assign.as_ref()),
-                    &selected,
-                )?;
-                let output = io::select_path(ctx, &self.common.output_path, selected)?;
-                return Ok(Transition {
-                    output,
-                    next: rule.next.clone(),
-                    assigned,
-                });
+                return self.leave(ctx, selected, rule.next.clone(), Some(rule));
             }
         }
         match &self.default {
-            Some(d) => {
-                let assigned = io::assign(ctx, self.common.assign.as_ref(), &selected)?;
-                let output = io::select_path(ctx, &self.common.output_path, selected)?;
-                Ok(Transition {
-                    output,
-                    next: Some(d.clone()),
-                    assigned,
-                })
-            }
+            Some(d) => self.leave(ctx, selected, Some(d.clone()), None),
             None => Err(Fault::new(
                 names::NO_CHOICE_MATCHED,
                 format!(
@@ -266,6 +249,44 @@ impl ChoiceState {
                 ),
             )),
         }
+    }
+}
+
+impl ChoiceState {
+    /// Go to `next`, with the matched rule's Assign/Output, else the state's.
+    fn leave(
+        &self,
+        ctx: &StateCtx<'_>,
+        selected: Value,
+        next: Option<String>,
+        rule: Option<&ChoiceRule>,
+    ) -> Result<Transition, Fault> {
+        let assign = rule
+            .and_then(|r| r.assign.as_ref())
+            .or(self.common.assign.as_ref());
+        if ctx.language == QueryLanguage::JSONata {
+            let states = jsonata::states_var(ctx, &selected, None, None);
+            let assigned = jsonata::assign(ctx, assign, &states)?;
+            let output = match rule
+                .and_then(|r| r.output.as_ref())
+                .or(self.common.output.as_ref())
+            {
+                Some(t) => jsonata::template(ctx, t, "Output", &states)?,
+                None => selected,
+            };
+            return Ok(Transition {
+                output,
+                next,
+                assigned,
+            });
+        }
+        let assigned = io::assign(ctx, assign, &selected)?;
+        let output = io::select_path(ctx, &self.common.output_path, selected)?;
+        Ok(Transition {
+            output,
+            next,
+            assigned,
+        })
     }
 }
 
@@ -289,10 +310,16 @@ impl ChoiceRule {
                 Ok(false)
             }
             Condition::Not(r) => Ok(!r.matches(ctx, input)?),
-            Condition::Expression(v) => match v {
-                Value::Bool(b) => Ok(*b),
-                _ => Err(ctx.runtime("JSONata conditions are not supported")),
-            },
+            Condition::Expression(v) => {
+                let states = jsonata::states_var(ctx, input, None, None);
+                match jsonata::template(ctx, v, "Condition", &states)? {
+                    Value::Bool(b) => Ok(b),
+                    other => Err(jsonata::query_fault(
+                        ctx,
+                        format!("The Condition field must evaluate to a boolean, but was: {other}"),
+                    )),
+                }
+            }
             Condition::Compare {
                 variable,
                 operator,

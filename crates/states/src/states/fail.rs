@@ -37,13 +37,34 @@ impl FailState {
                 other => Ok(Some(other.to_string())),
             }
         };
-        let error = match &self.error_path {
-            Some(p) => read(p, "ErrorPath")?,
-            None => self.error.clone(),
-        };
-        let cause = match &self.cause_path {
-            Some(p) => read(p, "CausePath")?,
-            None => self.cause.clone(),
+        let (error, cause) = if ctx.language == crate::definition::QueryLanguage::JSONata {
+            let states = crate::jsonata::states_var(ctx, &input, None, None);
+            let eval = |v: &Option<String>, field: &str| -> Result<Option<String>, Fault> {
+                let Some(text) = v else { return Ok(None) };
+                Ok(
+                    match crate::jsonata::template(
+                        ctx,
+                        &Value::String(text.clone()),
+                        field,
+                        &states,
+                    )? {
+                        Value::String(s) => Some(s),
+                        Value::Null => None,
+                        other => Some(other.to_string()),
+                    },
+                )
+            };
+            (eval(&self.error, "Error")?, eval(&self.cause, "Cause")?)
+        } else {
+            let error = match &self.error_path {
+                Some(p) => read(p, "ErrorPath")?,
+                None => self.error.clone(),
+            };
+            let cause = match &self.cause_path {
+                Some(p) => read(p, "CausePath")?,
+                None => self.cause.clone(),
+            };
+            (error, cause)
         };
         Err(Fault {
             error: error.unwrap_or_default(),

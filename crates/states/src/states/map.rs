@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::concurrency::{BoxFuture, join_until};
-use crate::definition::{Common, Program};
+use crate::definition::{Common, Program, QueryLanguage};
 use crate::error::{Fault, names};
 use crate::execution::{Scope, StateCtx, Transition, run_program};
 use crate::io::{self, PathResolver};
+use crate::jsonata;
 use crate::{retry, states};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +103,55 @@ impl MapState {
             );
             return retry::catch(ctx, &self.common.catch, fault, input);
         }
+        let items = if ctx.language == QueryLanguage::JSONata {
+            self.jsonata_items(ctx, &effective)?
+        } else {
+            self.jsonpath_items(ctx, &effective)?
+        };
+        ctx.inspect("afterItemsPath", || Value::Array(items.clone()));
+        // AWS checks MaxConcurrencyPath before the Map starts (the tolerated
+        // failure limits only once it has).
+        Self::read_int(
+            ctx,
+            &effective,
+            &self.max_concurrency,
+            &self.max_concurrency_path,
+            "MaxConcurrency",
+        )?;
+        self.after_items(ctx, input, effective, items).await
+    }
+
+    /// JSONata: `Items` (an array or an expression), else the input itself.
+    fn jsonata_items(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Vec<Value>, Fault> {
+        let Some(items) = &self.items else {
+            return match input {
+                Value::Array(a) => Ok(a.clone()),
+                other => Err(jsonata::query_fault(
+                    ctx,
+                    format!("Map state input must be an array but was: {other}"),
+                )),
+            };
+        };
+        let states = jsonata::states_var(ctx, input, None, None);
+        match jsonata::template(ctx, items, "Items", &states)? {
+            Value::Array(a) => Ok(a),
+            other => {
+                let expr = items
+                    .as_str()
+                    .and_then(jsonata::expression)
+                    .unwrap_or_default();
+                Err(jsonata::query_fault(
+                    ctx,
+                    format!(
+                        "The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {other}",
+                        jsonata::type_name(&other)
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn jsonpath_items(&self, ctx: &StateCtx<'_>, effective: &Value) -> Result<Vec<Value>, Fault> {
         let items_path = Some(Some(self.items_path.clone().unwrap_or_else(|| "$".into())));
         let items = match io::select_path(ctx, &items_path, effective.clone())? {
             Value::Array(a) => a,
@@ -116,16 +166,16 @@ impl MapState {
                 )));
             }
         };
-        ctx.inspect("afterItemsPath", || Value::Array(items.clone()));
-        // AWS checks MaxConcurrencyPath before the Map starts (the tolerated
-        // failure limits only once it has).
-        Self::read_int(
-            ctx,
-            &effective,
-            &self.max_concurrency,
-            &self.max_concurrency_path,
-            "MaxConcurrency",
-        )?;
+        Ok(items)
+    }
+
+    async fn after_items(
+        &self,
+        ctx: &StateCtx<'_>,
+        input: Value,
+        effective: Value,
+        items: Vec<Value>,
+    ) -> Result<Transition, Fault> {
         if let Some(mock) = ctx.mock() {
             // Under TestState a mock stands in for the iterations.
             let limits = self.limits(ctx, &effective)?;
@@ -167,6 +217,12 @@ impl MapState {
     ) -> Result<Option<i64>, Fault> {
         {
             if let Some(v) = literal {
+                if let Some(expr) = v.as_str().and_then(jsonata::expression) {
+                    let states = jsonata::states_var(ctx, input, None, None);
+                    let value = jsonata::evaluate(expr, &states, &ctx.scope.variables())
+                        .map_err(|e| jsonata::query_error(ctx, expr, field, &e))?;
+                    return Ok(states::as_integer(&value));
+                }
                 return Ok(states::as_integer(v));
             }
             let Some(p) = path else { return Ok(None) };
@@ -215,7 +271,17 @@ impl MapState {
             &self.tolerated_failure_percentage,
             &self.tolerated_failure_percentage_path,
         ) {
-            (Some(v), _) => v.as_f64(),
+            (Some(v), _) => match v.as_str().and_then(jsonata::expression) {
+                Some(expr) => {
+                    let states = jsonata::states_var(ctx, input, None, None);
+                    jsonata::evaluate(expr, &states, &ctx.scope.variables())
+                        .map_err(|e| {
+                            jsonata::query_error(ctx, expr, "ToleratedFailurePercentage", &e)
+                        })?
+                        .as_f64()
+                }
+                None => v.as_f64(),
+            },
             (None, Some(p)) => {
                 let r = PathResolver {
                     ctx,
@@ -273,6 +339,10 @@ impl MapState {
             map_item: Some((index, item.clone())),
             test: None,
         };
+        if ctx.language == QueryLanguage::JSONata {
+            let states = jsonata::states_var(&item_ctx, effective, None, None);
+            return jsonata::template(&item_ctx, template, "ItemSelector", &states);
+        }
         io::payload(&item_ctx, template, effective)
     }
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::definition::Common;
+use crate::definition::{Common, QueryLanguage};
 use crate::error::Fault;
 use crate::execution::{StateCtx, Transition};
 use crate::io;
@@ -18,6 +18,9 @@ pub struct PassState {
 
 impl PassState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
+        if ctx.language == QueryLanguage::JSONata {
+            return io::finish_jsonata(ctx, &self.common, input, None);
+        }
         // A fixed Result replaces the processed input, so it is not computed.
         let result = match &self.result {
             Some(r) => {

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::definition::Common;
+use crate::definition::{Common, QueryLanguage};
 use crate::error::Fault;
 use crate::execution::{StateCtx, Transition};
 use crate::io;
@@ -16,6 +16,11 @@ pub struct SucceedState {
 
 impl SucceedState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
+        if ctx.language == QueryLanguage::JSONata {
+            let mut t = io::finish_jsonata(ctx, &self.common, input, None)?;
+            t.next = None;
+            return Ok(t);
+        }
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
         ctx.inspect("afterInputPath", || selected.clone());
         let output = io::select_path(ctx, &self.common.output_path, selected)?;

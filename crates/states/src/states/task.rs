@@ -91,6 +91,12 @@ impl TaskState {
 
     fn timeout(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Option<Duration>, Fault> {
         if let Some(v) = &self.timeout_seconds {
+            if let Some(expr) = v.as_str().and_then(crate::jsonata::expression) {
+                let states = crate::jsonata::states_var(ctx, input, None, None);
+                let value = crate::jsonata::evaluate(expr, &states, &ctx.scope.variables())
+                    .map_err(|e| crate::jsonata::query_error(ctx, expr, "TimeoutSeconds", &e))?;
+                return Ok(super::as_integer(&value).map(|s| Duration::from_secs(s.max(0) as u64)));
+            }
             return Ok(super::as_integer(v).map(|s| Duration::from_secs(s.max(0) as u64)));
         }
         if let Some(p) = &self.timeout_seconds_path {

@@ -7,10 +7,11 @@ use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::definition::Common;
+use crate::definition::{Common, QueryLanguage};
 use crate::error::Fault;
 use crate::execution::{StateCtx, Transition};
 use crate::io::{self, PathResolver};
+use crate::jsonata;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WaitState {
@@ -28,6 +29,14 @@ pub struct WaitState {
 
 impl WaitState {
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
+        if ctx.language == QueryLanguage::JSONata {
+            let duration = self.jsonata_duration(ctx, &input)?;
+            if duration.as_secs() > i32::MAX as u64 {
+                return Err(ctx.runtime("Wait state delay is too long."));
+            }
+            ctx.engine.clock.sleep(duration).await;
+            return io::finish_jsonata(ctx, &self.common, input, None);
+        }
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
         ctx.inspect("afterInputPath", || selected.clone());
         let duration = self.duration(ctx, &selected)?;
@@ -37,6 +46,36 @@ impl WaitState {
         ctx.engine.clock.sleep(duration).await;
         let output = io::select_path(ctx, &self.common.output_path, selected.clone())?;
         Transition::from_common(ctx, output, &self.common, &selected)
+    }
+
+    fn jsonata_duration(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Duration, Fault> {
+        let states = jsonata::states_var(ctx, input, None, None);
+        if let Some(v) = &self.seconds {
+            let v = jsonata::template(ctx, v, "Seconds", &states)?;
+            return match super::as_integer(&v) {
+                Some(s) if s >= 0 => Ok(Duration::from_secs(s as u64)),
+                _ => Err(jsonata::query_fault(
+                    ctx,
+                    format!("The Seconds field must be a non-negative integer, but was: {v}"),
+                )),
+            };
+        }
+        if let Some(t) = &self.timestamp {
+            let v = jsonata::template(ctx, t, "Timestamp", &states)?;
+            let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            let Some(until) = v.as_str().and_then(parse_timestamp) else {
+                return Err(jsonata::query_fault(
+                    ctx,
+                    format!(
+                        "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}"
+                    ),
+                ));
+            };
+            return Ok((until - ctx.engine.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO));
+        }
+        Ok(Duration::ZERO)
     }
 
     fn duration(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Duration, Fault> {
