@@ -95,9 +95,17 @@ pub struct Common {
     pub catch: Vec<Catcher>,
     #[serde(rename = "Assign", default)]
     pub assign: Option<Value>,
-    #[serde(rename = "Output", default)]
+    #[serde(
+        rename = "Output",
+        default,
+        deserialize_with = "crate::states::present"
+    )]
     pub output: Option<Value>,
-    #[serde(rename = "Arguments", default)]
+    #[serde(
+        rename = "Arguments",
+        default,
+        deserialize_with = "crate::states::present"
+    )]
     pub arguments: Option<Value>,
 }
 

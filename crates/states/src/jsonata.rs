@@ -15,8 +15,7 @@ use crate::execution::StateCtx;
 
 /// The expression inside a `{% ... %}` string, if it is one.
 pub fn expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    t.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
+    s.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
 }
 
 /// Why an expression produced no usable value.
@@ -155,21 +154,31 @@ pub(crate) fn query_error(ctx: &StateCtx<'_>, expr: &str, field: &str, e: &EvalE
         EvalError::Unsupported => "returned an unsupported result type.".to_owned(),
         EvalError::Failed(m) => format!("threw an error during evaluation. {m}"),
     };
-    Fault::new(
-        names::QUERY_EVALUATION_ERROR,
-        format!(
-            "{} The JSONata expression '{expr}' specified for the field '{field}' {what}",
-            ctx.runtime_prefix()
-        ),
+    query_fault(
+        ctx,
+        Some(field),
+        format!("The JSONata expression '{expr}' specified for the field '{field}' {what}"),
     )
 }
 
-/// A `States.QueryEvaluationError` with a free-form detail.
-pub(crate) fn query_fault(ctx: &StateCtx<'_>, detail: impl AsRef<str>) -> Fault {
-    Fault::new(
+/// A `States.QueryEvaluationError` with a free-form detail, recorded as an
+/// `EvaluationFailed` event (with the field at fault as its `location`).
+pub(crate) fn query_fault(
+    ctx: &StateCtx<'_>,
+    location: Option<&str>,
+    detail: impl AsRef<str>,
+) -> Fault {
+    let fault = Fault::new(
         names::QUERY_EVALUATION_ERROR,
         format!("{} {}", ctx.runtime_prefix(), detail.as_ref()),
-    )
+    );
+    let mut details =
+        serde_json::json!({"error": fault.error, "cause": fault.cause, "state": ctx.name});
+    if let Some(l) = location {
+        details["location"] = Value::String(l.to_owned());
+    }
+    ctx.record("EvaluationFailed", details);
+    fault
 }
 
 /// Evaluate an `Assign` block.
@@ -263,11 +272,23 @@ fn fn_partition<'a>(
     via_intrinsic(&context, "States.ArrayPartition", args)
 }
 
+/// `$range` returns a sequence, so a single number comes back unwrapped.
 fn fn_range<'a>(
     context: FunctionContext<'a, '_>,
     args: &[&'a JValue<'a>],
 ) -> jsonata_rs::Result<&'a JValue<'a>> {
-    via_intrinsic(&context, "States.ArrayRange", args)
+    let json_args: Vec<Value> = args.iter().map(|a| to_json(a)).collect();
+    match crate::intrinsics::call("States.ArrayRange", json_args) {
+        Ok(Value::Array(items)) => {
+            let seq = JValue::array_with_capacity(context.arena, items.len(), ArrayFlags::SEQUENCE);
+            for x in &items {
+                seq.push(from_json(context.arena, x));
+            }
+            Ok(seq)
+        }
+        Ok(other) => Ok(from_json(context.arena, &other)),
+        Err(f) => Err(jsonata_rs::Error::D3137Error(f.cause.unwrap_or(f.error))),
+    }
 }
 
 fn fn_hash<'a>(
@@ -361,7 +382,12 @@ mod tests {
 
     #[test]
     fn only_whole_percent_brace_strings_are_expressions() {
-        assert_eq!(expression(" {% 1 + 1 %} "), Some("1 + 1"));
+        assert_eq!(expression("{% 1 + 1 %}"), Some("1 + 1"));
+        assert_eq!(
+            expression(" {% 1 + 1 %} "),
+            None,
+            "surrounding spaces make it a literal"
+        );
         assert_eq!(expression("{% partial"), None);
         assert_eq!(expression("$.path"), None);
     }

@@ -75,7 +75,9 @@ where
         if let Some(test) = ctx.test {
             // TestState runs one attempt and reports whether a retry would follow.
             let done = test.retrier_retry_count;
-            if done < max {
+            if done >= max {
+                ctx.inspect("errorDetails", || json!({"retryIndex": index}));
+            } else {
                 let backoff = backoff(retrier, done).as_secs_f64();
                 let shown = if backoff.fract() == 0.0 {
                     json!(backoff as u64)
@@ -137,12 +139,14 @@ pub(crate) fn catch(
     if ctx.test.is_some_and(|t| t.retriable.load(Ordering::SeqCst)) {
         return Err(fault);
     }
-    let Some(catcher) = catchers
+    let Some((catch_index, catcher)) = catchers
         .iter()
-        .find(|c| error_matches(&c.error_equals, &fault.error))
+        .enumerate()
+        .find(|(_, c)| error_matches(&c.error_equals, &fault.error))
     else {
         return Err(fault);
     };
+    ctx.inspect("errorDetails", || json!({"catchIndex": catch_index}));
     if let Some(t) = ctx.test {
         t.caught.store(true, Ordering::SeqCst);
     }

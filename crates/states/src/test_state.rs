@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
-use crate::clock::Clock;
 use crate::definition::{Program, State, StateMachine};
 use crate::error::{DefinitionError, Fault};
 use crate::execution::{Engine, ExecutionOptions, Scope, StateCtx};
@@ -56,6 +55,9 @@ pub struct TestStateRequest {
     pub variables: Map<String, Value>,
     /// How many retries the matching retrier has already made.
     pub retrier_retry_count: u32,
+    /// For a Map: how many iterations to treat as failed (checked against its
+    /// tolerated failure limits).
+    pub map_iteration_failure_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -86,19 +88,23 @@ pub(crate) struct TestMode {
     pub mock: Option<Mock>,
     pub context: Option<Value>,
     pub retrier_retry_count: u32,
+    pub map_iteration_failure_count: Option<u32>,
     pub inspection: Mutex<Map<String, Value>>,
     pub retriable: AtomicBool,
     pub caught: AtomicBool,
 }
 
-const TESTED: &str = "TestState";
+/// The name a lone state gets, as in AWS's TestState context object.
+const TESTED: &str = "StateName";
 
-/// Run one state as AWS's TestState does.
+/// Run one state as AWS's TestState does. `options` supply the clock and the
+/// names used in the generated context object (an express execution's).
 pub async fn test_state(
     request: TestStateRequest,
     invoker: Arc<dyn TaskInvoker>,
-    clock: Arc<dyn Clock>,
+    options: ExecutionOptions,
 ) -> Result<TestStateResult, DefinitionError> {
+    let clock = options.clock.clone();
     let (machine, name) = if request.definition.get("States").is_some() {
         let machine = StateMachine::from_value(&request.definition)?;
         let name = match &request.state_name {
@@ -116,15 +122,21 @@ pub async fn test_state(
             format!("state \"{name}\" does not exist in the definition"),
         ));
     };
-    let options = ExecutionOptions {
-        clock: clock.clone(),
-        ..Default::default()
-    };
-    let engine = Engine::new(&machine, &request.input, invoker, &options, clock.now());
+    let mut engine = Engine::new(&machine, &request.input, invoker, &options, clock.now());
+    // TestState runs as an express execution with no redrives.
+    if let Some(exec) = engine.execution.as_object_mut() {
+        exec.remove("RedriveCount");
+        let express = format!(
+            "arn:aws:states:{}:{}:express:{}:{}",
+            options.region, options.account_id, options.state_machine_name, options.execution_name
+        );
+        exec.insert("Id".into(), Value::String(express));
+    }
     let mode = TestMode {
         mock: request.mock.clone(),
         context: request.context.clone(),
         retrier_retry_count: request.retrier_retry_count,
+        map_iteration_failure_count: request.map_iteration_failure_count,
         inspection: Mutex::new(Map::new()),
         retriable: AtomicBool::new(false),
         caught: AtomicBool::new(false),
@@ -237,13 +249,13 @@ mod tests {
     use crate::testing::FakeInvoker;
 
     async fn run(req: TestStateRequest) -> TestStateResult {
-        test_state(
-            req,
-            Arc::new(FakeInvoker::default()),
-            Arc::new(VirtualClock::default()),
-        )
-        .await
-        .unwrap()
+        let options = ExecutionOptions {
+            clock: Arc::new(VirtualClock::default()),
+            ..Default::default()
+        };
+        test_state(req, Arc::new(FakeInvoker::default()), options)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

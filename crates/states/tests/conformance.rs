@@ -19,9 +19,9 @@ use screener_states::{
 use serde_json::Value;
 
 /// The suite fails if fewer cases pass than this; raise it as conformance improves.
-const PASS_FLOOR: usize = 1144;
+const PASS_FLOOR: usize = 1188;
 /// Likewise for executions whose event sequence (types, state names) equals AWS's.
-const HISTORY_FLOOR: usize = 352;
+const HISTORY_FLOOR: usize = 359;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -171,6 +171,12 @@ fn placeholder_match(pattern: &str, actual: &str) -> bool {
 fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
     match (expected, actual) {
         (Value::String(e), _) if e.starts_with('<') && e.ends_with('>') && !e.contains(' ') => {
+            Ok(())
+        }
+        // The corpus redacts timestamps to "date".
+        (Value::String(e), Value::String(a))
+            if e == "date" && chrono::DateTime::parse_from_rfc3339(a).is_ok() =>
+        {
             Ok(())
         }
         (Value::String(e), Value::String(a)) => {
@@ -501,13 +507,22 @@ fn run_test_state(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
             .and_then(|v| serde_json::from_str(v).ok())
             .unwrap_or_default(),
         retrier_retry_count: config["retrierRetryCount"].as_u64().unwrap_or(0) as u32,
+        map_iteration_failure_count: config["mapIterationFailureCount"]
+            .as_u64()
+            .map(|n| n as u32),
     };
     let clock = Arc::new(VirtualClock::default());
     let invoker = Arc::new(Replay {
         results: Mutex::new(VecDeque::new()),
         clock: clock.clone(),
     });
-    let result = match rt.block_on(screener_states::test_state(request, invoker, clock)) {
+    let options = ExecutionOptions {
+        clock: clock.clone(),
+        account_id: "111111111111".into(),
+        role_arn: "arn:aws:iam::111111111111:role/test-state-role".into(),
+        ..Default::default()
+    };
+    let result = match rt.block_on(screener_states::test_state(request, invoker, options)) {
         Ok(r) => r,
         Err(e) => {
             return fail(format!(

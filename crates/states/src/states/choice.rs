@@ -233,7 +233,9 @@ impl TryFrom<Map<String, Value>> for ChoiceRule {
 impl ChoiceState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
-        ctx.inspect("afterInputPath", || selected.clone());
+        if ctx.language == QueryLanguage::JSONPath {
+            ctx.inspect("afterInputPath", || selected.clone());
+        }
         for rule in &self.choices {
             if rule.matches(ctx, &selected)? {
                 return self.leave(ctx, selected, rule.next.clone(), Some(rule));
@@ -316,6 +318,7 @@ impl ChoiceRule {
                     Value::Bool(b) => Ok(b),
                     other => Err(jsonata::query_fault(
                         ctx,
+                        Some("Condition"),
                         format!("The Condition field must evaluate to a boolean, but was: {other}"),
                     )),
                 }

@@ -24,7 +24,9 @@ pub struct FailState {
 
 impl FailState {
     pub(crate) fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
-        ctx.inspect("afterInputPath", || input.clone());
+        if ctx.language == crate::definition::QueryLanguage::JSONPath {
+            ctx.inspect("afterInputPath", || input.clone());
+        }
         let read = |path: &str, field: &str| -> Result<Option<String>, Fault> {
             let resolver = PathResolver {
                 ctx,

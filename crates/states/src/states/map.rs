@@ -95,7 +95,9 @@ impl MapState {
 
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let effective = io::select_path(ctx, &self.common.input_path, input.clone())?;
-        ctx.inspect("afterInputPath", || effective.clone());
+        if ctx.language == QueryLanguage::JSONPath {
+            ctx.inspect("afterInputPath", || effective.clone());
+        }
         if self.item_reader.is_some() {
             let fault = Fault::new(
                 names::ITEM_READER_FAILED,
@@ -108,7 +110,9 @@ impl MapState {
         } else {
             self.jsonpath_items(ctx, &effective)?
         };
-        ctx.inspect("afterItemsPath", || Value::Array(items.clone()));
+        if ctx.language == QueryLanguage::JSONPath {
+            ctx.inspect("afterItemsPath", || Value::Array(items.clone()));
+        }
         // AWS checks MaxConcurrencyPath before the Map starts (the tolerated
         // failure limits only once it has).
         Self::read_int(
@@ -128,6 +132,7 @@ impl MapState {
                 Value::Array(a) => Ok(a.clone()),
                 other => Err(jsonata::query_fault(
                     ctx,
+                    None,
                     format!("Map state input must be an array but was: {other}"),
                 )),
             };
@@ -142,6 +147,7 @@ impl MapState {
                     .unwrap_or_default();
                 Err(jsonata::query_fault(
                     ctx,
+                    Some("Items"),
                     format!(
                         "The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {other}",
                         jsonata::type_name(&other)
@@ -186,9 +192,29 @@ impl MapState {
             if let Some(p) = limits.tolerated_percentage {
                 ctx.inspect("toleratedFailurePercentage", || json!(p));
             }
-            return match mock.outcome() {
+            let failed = ctx
+                .test
+                .and_then(|t| t.map_iteration_failure_count)
+                .unwrap_or(0);
+            let tolerant =
+                limits.tolerated_count.is_some() || limits.tolerated_percentage.is_some();
+            let outcome: Result<Value, Fault> =
+                if tolerant && exceeds(&limits, u64::from(failed), items.len()) {
+                    Err(Fault::new(
+                        names::EXCEEDED_TOLERATED_FAILURE_THRESHOLD,
+                        "The specified tolerated failure threshold was exceeded",
+                    ))
+                } else {
+                    mock.outcome().map_err(Fault::from)
+                };
+            let outcome = retry::with_retry(ctx, &self.common.retry, || {
+                let o = outcome.clone();
+                async move { o }
+            })
+            .await;
+            return match outcome {
                 Ok(r) => io::finish(ctx, &self.common, input, r),
-                Err(f) => retry::catch(ctx, &self.common.catch, f.into(), input),
+                Err(f) => retry::catch(ctx, &self.common.catch, f, input),
             };
         }
         let result = retry::with_retry(ctx, &self.common.retry, || {

@@ -22,7 +22,9 @@ impl SucceedState {
             return Ok(t);
         }
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
-        ctx.inspect("afterInputPath", || selected.clone());
+        if ctx.language == QueryLanguage::JSONPath {
+            ctx.inspect("afterInputPath", || selected.clone());
+        }
         let output = io::select_path(ctx, &self.common.output_path, selected)?;
         Ok(Transition {
             output,

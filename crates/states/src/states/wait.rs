@@ -38,7 +38,9 @@ impl WaitState {
             return io::finish_jsonata(ctx, &self.common, input, None);
         }
         let selected = io::select_path(ctx, &self.common.input_path, input)?;
-        ctx.inspect("afterInputPath", || selected.clone());
+        if ctx.language == QueryLanguage::JSONPath {
+            ctx.inspect("afterInputPath", || selected.clone());
+        }
         let duration = self.duration(ctx, &selected)?;
         if duration.as_secs() > i32::MAX as u64 {
             return Err(ctx.runtime("Wait state delay is too long."));
@@ -56,6 +58,7 @@ impl WaitState {
                 Some(s) if s >= 0 => Ok(Duration::from_secs(s as u64)),
                 _ => Err(jsonata::query_fault(
                     ctx,
+                    Some("Seconds"),
                     format!("The Seconds field must be a non-negative integer, but was: {v}"),
                 )),
             };
@@ -66,6 +69,7 @@ impl WaitState {
             let Some(until) = v.as_str().and_then(parse_timestamp) else {
                 return Err(jsonata::query_fault(
                     ctx,
+                    Some("Timestamp"),
                     format!(
                         "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}"
                     ),
