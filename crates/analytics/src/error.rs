@@ -52,13 +52,13 @@ pub enum AnalyticsError {
     },
     #[error("{}: unsupported file type; expected a .csv or .parquet extension", path.display())]
     UnsupportedFormat { path: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: cannot read or write the file", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Polars {
         context: String,
         #[source]
