@@ -148,7 +148,7 @@ pub(crate) fn catch(
     };
     ctx.inspect("errorDetails", || json!({"catchIndex": catch_index}));
     if let Some(t) = ctx.test {
-        t.caught.store(true, Ordering::SeqCst);
+        *t.caught.lock().expect("caught lock") = Some(fault.clone());
     }
     let error_output = fault.to_output();
     if ctx.language == crate::definition::QueryLanguage::JSONata {

@@ -91,7 +91,8 @@ pub(crate) struct TestMode {
     pub map_iteration_failure_count: Option<u32>,
     pub inspection: Mutex<Map<String, Value>>,
     pub retriable: AtomicBool,
-    pub caught: AtomicBool,
+    /// The error a Catch handled, reported alongside the catcher's output.
+    pub caught: Mutex<Option<Fault>>,
 }
 
 /// The name a lone state gets, as in AWS's TestState context object.
@@ -139,7 +140,7 @@ pub async fn test_state(
         map_iteration_failure_count: request.map_iteration_failure_count,
         inspection: Mutex::new(Map::new()),
         retriable: AtomicBool::new(false),
-        caught: AtomicBool::new(false),
+        caught: Mutex::new(None),
     };
     let variables = request.variables.clone().into_iter().collect();
     let scope = Scope::new(variables, 0, engine.default_language);
@@ -164,18 +165,21 @@ pub async fn test_state(
         inspection.clear();
     }
     let result = match outcome {
-        Ok(t) => TestStateResult {
-            status: if mode.caught.load(Ordering::SeqCst) {
-                TestStatus::CaughtError
-            } else {
-                TestStatus::Succeeded
-            },
-            output: Some(t.output),
-            error: None,
-            cause: None,
-            next_state: t.next,
-            inspection_data: inspection,
-        },
+        Ok(t) => {
+            let caught = mode.caught.lock().expect("caught lock").take();
+            TestStateResult {
+                status: if caught.is_some() {
+                    TestStatus::CaughtError
+                } else {
+                    TestStatus::Succeeded
+                },
+                output: Some(t.output),
+                error: caught.as_ref().map(|f| f.error.clone()),
+                cause: caught.and_then(|f| f.cause),
+                next_state: t.next,
+                inspection_data: inspection,
+            }
+        }
         Err(Fault { error, cause }) => TestStateResult {
             status: if mode.retriable.load(Ordering::SeqCst) {
                 TestStatus::Retriable

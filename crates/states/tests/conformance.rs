@@ -19,9 +19,9 @@ use screener_states::{
 use serde_json::Value;
 
 /// The suite fails if fewer cases pass than this; raise it as conformance improves.
-const PASS_FLOOR: usize = 1188;
+const PASS_FLOOR: usize = 1198;
 /// Likewise for executions whose event sequence (types, state names) equals AWS's.
-const HISTORY_FLOOR: usize = 359;
+const HISTORY_FLOOR: usize = 380;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -167,6 +167,16 @@ fn placeholder_match(pattern: &str, actual: &str) -> bool {
     true
 }
 
+/// The corpus replaces some timestamps with these words instead of `<...>` placeholders.
+fn is_date_redaction(s: &str) -> bool {
+    matches!(s, "date" | "start-date" | "timestamp")
+}
+
+fn looks_like_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
+}
+
 /// Compare JSON values: numbers numerically, placeholder strings as wildcards.
 fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
     match (expected, actual) {
@@ -174,9 +184,7 @@ fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
             Ok(())
         }
         // The corpus redacts timestamps to "date".
-        (Value::String(e), Value::String(a))
-            if e == "date" && chrono::DateTime::parse_from_rfc3339(a).is_ok() =>
-        {
+        (Value::String(e), Value::String(a)) if is_date_redaction(e) && looks_like_date(a) => {
             Ok(())
         }
         (Value::String(e), Value::String(a)) => {

@@ -106,7 +106,13 @@ impl MapState {
             return retry::catch(ctx, &self.common.catch, fault, input);
         }
         let items = if ctx.language == QueryLanguage::JSONata {
-            self.jsonata_items(ctx, &effective)?
+            match self.jsonata_items(ctx, &effective) {
+                Ok(items) => items,
+                Err(f) => {
+                    ctx.record("MapStateFailed", Value::Null);
+                    return Err(f);
+                }
+            }
         } else {
             self.jsonpath_items(ctx, &effective)?
         };
