@@ -428,3 +428,115 @@ pub(crate) fn run_program<'a>(
 pub(crate) fn serialized_len(v: &Value) -> usize {
     serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use crate::testing::{FakeInvoker, run, run_with, types};
+    use crate::{ExecutionStatus, TaskFailure, VirtualClock};
+
+    #[tokio::test]
+    async fn assigned_variables_are_visible_to_later_states_but_not_within_the_assigning_state() {
+        let def = r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"n": 1}, "Next": "B"},
+            "B": {"Type": "Pass", "Assign": {"n": 2, "old.$": "$n"}, "Parameters": {"seen.$": "$n"}, "Next": "C"},
+            "C": {"Type": "Pass", "Parameters": {"n.$": "$n", "old.$": "$old"}, "End": true}}}"#;
+        let r = run(def, json!({})).await;
+        assert_eq!(r.output, Some(json!({"n": 2, "old": 1})));
+        let exited_b = r
+            .history
+            .iter()
+            .find(|e| e.event_type == "PassStateExited" && e.state_name() == Some("B"))
+            .unwrap();
+        assert_eq!(exited_b.details["output"], json!({"seen": 1}));
+        assert_eq!(
+            exited_b.details["assignedVariables"],
+            json!({"n": "2", "old": "1"})
+        );
+    }
+
+    #[tokio::test]
+    async fn map_iterations_read_outer_variables_and_their_own_assignments_stay_inside() {
+        let def = r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"k": 10}, "Next": "M"},
+            "M": {"Type": "Map", "ItemProcessor": {"StartAt": "I", "States": {
+                "I": {"Type": "Pass", "Assign": {"inner": 1}, "Parameters": {"v.$": "States.MathAdd($, $k)"}, "End": true}}}, "Next": "B"},
+            "B": {"Type": "Pass", "Parameters": {"out.$": "$", "k.$": "$k"}, "End": true}}}"#;
+        let r = run(def, json!([1, 2])).await;
+        assert_eq!(
+            r.output,
+            Some(json!({"out": [{"v": 11}, {"v": 12}], "k": 10}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_jsonata_task_builds_arguments_and_output_from_states_and_variables() {
+        let def = r#"{"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:t", "Arguments": {"sym": "{% $uppercase($states.input.s) %}"},
+                  "Assign": {"total": "{% $states.result.n %}"}, "Output": "{% {'n': $states.result.n * 2} %}", "Next": "P"},
+            "P": {"Type": "Pass", "Output": "{% $total %}", "End": true}}}"#;
+        let invoker = Arc::new(FakeInvoker::default());
+        invoker.reply("arn:t", Ok(json!({"n": 21})));
+        let r = run_with(
+            def,
+            json!({"s": "aapl"}),
+            invoker.clone(),
+            Arc::new(VirtualClock::default()),
+        )
+        .await;
+        assert_eq!(invoker.calls()[0].input, json!({"sym": "AAPL"}));
+        assert_eq!(r.output, Some(json!(21)));
+    }
+
+    #[tokio::test]
+    async fn a_jsonata_expression_that_yields_nothing_fails_with_query_evaluation_error() {
+        let def = r#"{"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": {"x": "{% $nope %}"}, "End": true}}}"#;
+        let r = run(def, json!({})).await;
+        assert_eq!(r.error.as_deref(), Some("States.QueryEvaluationError"));
+        assert_eq!(
+            r.cause.as_deref(),
+            Some(
+                "An error occurred while executing the state 'P' (entered at the event id #2). The JSONata expression '$nope' specified for the field 'Output/x' returned nothing (undefined)."
+            )
+        );
+        assert_eq!(
+            types(&r.history),
+            vec![
+                "ExecutionStarted",
+                "PassStateEntered",
+                "EvaluationFailed",
+                "ExecutionFailed"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_jsonata_catch_sees_the_error_output() {
+        let def = r#"{"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:t", "End": true,
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput.Error & '/' & $states.input.id %}", "Next": "D"}]},
+            "D": {"Type": "Succeed"}}}"#;
+        let invoker = Arc::new(FakeInvoker::default());
+        invoker.reply("arn:t", Err(TaskFailure::new("Boom", "x")));
+        let r = run_with(
+            def,
+            json!({"id": "7"}),
+            invoker,
+            Arc::new(VirtualClock::default()),
+        )
+        .await;
+        assert_eq!(r.status, ExecutionStatus::Succeeded);
+        assert_eq!(r.output, Some(json!("Boom/7")));
+    }
+
+    #[tokio::test]
+    async fn an_execution_past_its_timeout_seconds_times_out() {
+        let def = r#"{"TimeoutSeconds": 5, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}"#;
+        let r = run(def, json!({})).await;
+        assert_eq!(r.status, ExecutionStatus::TimedOut);
+        assert_eq!(types(&r.history).last(), Some(&"ExecutionTimedOut"));
+    }
+}
