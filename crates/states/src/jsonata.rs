@@ -74,6 +74,14 @@ fn seeded_random(expr: &str) -> String {
     out
 }
 
+/// Whether an expression parses (the validator's check); the error as AWS words it.
+pub fn check_syntax(expr: &str) -> Result<(), String> {
+    let arena = Bump::new();
+    JsonAta::new(&seeded_random(expr), &arena)
+        .map(|_| ())
+        .map_err(|e| describe(&e))
+}
+
 /// `T1006 @ 12: Attempted ...` becomes AWS's `T1006: Attempted ...`.
 fn describe(e: &jsonata_rs::Error) -> String {
     let text = e.to_string();

@@ -21,10 +21,15 @@
 //! Module map: `definition` (the parsed tree), `validate` (static checks),
 //! `execution` (the evaluation loop), `states/*` (one file per state type),
 //! `io` (InputPath/Parameters/ResultSelector/ResultPath/OutputPath), `paths`
-//! (JSONPath), `intrinsics` (`States.*` functions), `retry` (Retry/Catch),
+//! (JSONPath), `intrinsics` (`States.*` functions), `jsonata` (the JSONata
+//! query language), `retry` (Retry/Catch), `test_state` (the TestState API),
 //! `clock`, `history`, `invoker`.
-
-pub mod clock;
+//!
+//! Conformance: `tests/conformance.rs` replays a corpus recorded against real
+//! AWS (set `ASL_CONFORMANCE_CASES`). Not supported locally: `ItemReader`
+//! (items from S3) and `ResultWriter`, `ItemBatcher`, callback/sync
+//! integration patterns beyond what the invoker does, heartbeats
+//! (`HeartbeatSeconds` is accepted and never fires), redrives.
 mod concurrency;
 pub mod definition;
 pub mod error;

@@ -329,6 +329,13 @@ fn state_def(
             parent_jsonata
         }
     };
+    if jsonata {
+        for (key, value) in st {
+            if !matches!(key.as_str(), "ItemProcessor" | "Iterator" | "Branches") {
+                jsonata_expressions(v, value, loc, key);
+            }
+        }
+    }
     let allowed = allowed_fields(kind, jsonata);
     for key in st.keys() {
         if !matches!(key.as_str(), "Type" | "Comment" | "QueryLanguage")
@@ -678,6 +685,34 @@ fn check_label(label: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Every `{% %}` expression in a JSONata state's fields must parse.
+fn jsonata_expressions(v: &mut Validator, value: &Value, loc: &str, field: &str) {
+    match value {
+        Value::String(s) => {
+            if let Some(expr) = crate::jsonata::expression(s)
+                && let Err(e) = crate::jsonata::check_syntax(expr)
+            {
+                v.push(
+                    loc,
+                    field,
+                    format!("the JSONata expression '{expr}' does not parse: {e}"),
+                );
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                jsonata_expressions(v, x, loc, &format!("{field}.{k}"));
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                jsonata_expressions(v, x, loc, &format!("{field}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
 fn positive_int(v: &Value) -> bool {
     matches!(v.as_u64(), Some(n) if n > 0)
 }
@@ -979,6 +1014,16 @@ mod tests {
             all.contains("Catch[0].ErrorEquals: States.ALL must be in the last entry"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_jsonata_expression_that_does_not_parse_is_rejected() {
+        let p = problems(
+            json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass",
+            "Output": {"x": "{% $states.input. %}"}, "End": true}}}),
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("State \"A\", field Output.x"), "{p:?}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One module per state type: each holds the serde struct for that type and
-//! its `run`, which turns the state input into a [`Transition`] or a fault.
+//! its `run`, which turns the state input into a transition (output and next
+//! state) or a fault.
 
 pub mod choice;
 pub mod fail;
