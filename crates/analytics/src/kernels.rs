@@ -207,6 +207,7 @@ impl Ema {
 }
 
 /// TA-Lib's RSI (Wilder smoothing, first averages = simple means of the first n changes).
+/// Like TA-Lib 0.8 it multiplies by 1/n rather than dividing by n (bit-identical results).
 #[derive(Clone, Debug)]
 struct Rsi {
     period: usize,
@@ -264,8 +265,8 @@ impl Rsi {
             if self.changes < self.period {
                 return f64::NAN;
             }
-            self.loss /= n;
-            self.gain /= n;
+            self.loss *= 1.0 / n;
+            self.gain *= 1.0 / n;
         } else {
             self.loss *= n - 1.0;
             self.gain *= n - 1.0;
@@ -274,8 +275,8 @@ impl Rsi {
             } else {
                 self.gain += diff;
             }
-            self.loss /= n;
-            self.gain /= n;
+            self.loss *= 1.0 / n;
+            self.gain *= 1.0 / n;
         }
         self.value()
     }
