@@ -30,6 +30,8 @@
 //! (items from S3) and `ResultWriter`, `ItemBatcher`, callback/sync
 //! integration patterns beyond what the invoker does, heartbeats
 //! (`HeartbeatSeconds` is accepted and never fires), redrives.
+
+pub mod clock;
 mod concurrency;
 pub mod definition;
 pub mod error;
