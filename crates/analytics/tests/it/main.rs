@@ -3,5 +3,6 @@
 mod common;
 mod io;
 mod metrics;
+mod polars_oracle;
 mod screen;
 mod talib;
