@@ -14,6 +14,7 @@ pub mod bar;
 pub mod calendar;
 pub mod config;
 pub mod csv_source;
+pub mod deps;
 pub mod local;
 pub mod ports;
 pub mod symbol;
@@ -22,4 +23,5 @@ pub mod validation;
 pub mod workflow;
 
 pub use bar::Bar;
+pub use deps::Deps;
 pub use symbol::Symbol;

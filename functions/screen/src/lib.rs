@@ -1,1 +1,141 @@
-//! placeholder
+//! Screen: computes every metric on each valid symbol's latest bar (with polars, in
+//! `screener-analytics`), applies the screens, and writes the results and each screen's top
+//! list under the run's prefix for Publish to release.
+
+use std::time::Instant;
+
+use screener_analytics::{
+    ScreenOutcome, ScreenSet, read_bars_csv, screen_latest, write_csv, write_parquet,
+};
+use screener_core::Deps;
+use screener_core::workflow::{
+    BatchStatus, ScreenCount, ScreenInput, ScreenOutput, StepError, WorstDrawdown, keys,
+};
+
+pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, StepError> {
+    let started = Instant::now();
+    let run = &input.run;
+    let screens = load_screens(deps)?;
+
+    // One CSV of every valid bar: the batches' files share a header, kept once.
+    let mut combined: Vec<u8> = Vec::new();
+    let mut usable = 0u32;
+    for batch in input.batches.iter().filter(|b| b.status == BatchStatus::Ok) {
+        let Some(key) = &batch.valid_key else {
+            continue;
+        };
+        usable += batch.valid;
+        let bytes = deps.store.get(key).await?;
+        let body = if combined.is_empty() {
+            &bytes[..]
+        } else {
+            bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(&bytes[..0], |i| &bytes[i + 1..])
+        };
+        combined.extend_from_slice(body);
+    }
+    if usable == 0 {
+        let failed = input
+            .batches
+            .iter()
+            .filter(|b| b.status == BatchStatus::Failed)
+            .count();
+        return Err(StepError::NothingValid(format!(
+            "no symbol passed validation ({} batches, {failed} failed); see the batches' validation reports",
+            input.batches.len()
+        )));
+    }
+    let bars =
+        read_bars_csv(&combined).map_err(|e| StepError::CorruptData(format!("valid bars: {e}")))?;
+    let outcome = screen_latest(bars, &screens, Some(run.run_date))
+        .map_err(|e| StepError::CorruptData(format!("screening: {e}")))?;
+    let worst_drawdown = worst_drawdown(&outcome);
+    let ScreenOutcome {
+        mut results,
+        screens: summaries,
+    } = outcome;
+
+    let put = |name: &str, body: Vec<u8>, content_type: &'static str| {
+        let key = keys::run_screen_file(&run.run_id, name);
+        async move { deps.store.put(&key, body, content_type).await.map(|_| key) }
+    };
+    let analytics = |e: screener_analytics::AnalyticsError| {
+        StepError::CorruptData(format!("writing results: {e}"))
+    };
+    let results_csv_key = put(
+        "results.csv",
+        write_csv(&mut results).map_err(analytics)?,
+        "text/csv",
+    )
+    .await?;
+    let results_parquet_key = put(
+        "results.parquet",
+        write_parquet(&mut results).map_err(analytics)?,
+        "application/vnd.apache.parquet",
+    )
+    .await?;
+    let mut counts = Vec::new();
+    for mut summary in summaries {
+        let file = keys::top_file_name(&summary.name);
+        let top_key = put(
+            &file,
+            write_csv(&mut summary.top).map_err(analytics)?,
+            "text/csv",
+        )
+        .await?;
+        counts.push(ScreenCount {
+            name: summary.name,
+            description: summary.description,
+            count: summary.count as u32,
+            top_key,
+        });
+    }
+    tracing::info!(
+        screened = results.height(),
+        screens = counts.len(),
+        "screened"
+    );
+    Ok(ScreenOutput {
+        screened: results.height() as u32,
+        results_csv_key,
+        results_parquet_key,
+        screens: counts,
+        worst_drawdown,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn load_screens(deps: &Deps) -> Result<ScreenSet, StepError> {
+    match &deps.settings.screens_file {
+        None => Ok(ScreenSet::default_screens()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StepError::Config(format!("screens file {}: {e}", path.display())))?;
+            ScreenSet::parse_toml(&text)
+                .map_err(|e| StepError::Config(format!("screens file {}: {e}", path.display())))
+        }
+    }
+}
+
+/// The symbol furthest below its 180-day high: the old system's headline metric.
+fn worst_drawdown(outcome: &ScreenOutcome) -> Option<WorstDrawdown> {
+    let symbols = outcome.results.column("symbol").ok()?.str().ok()?.clone();
+    let drawdowns = outcome
+        .results
+        .column("drawdown_180d")
+        .ok()?
+        .f64()
+        .ok()?
+        .clone();
+    symbols
+        .iter()
+        .zip(drawdowns.iter())
+        .filter_map(|(s, d)| Some((s?, d?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(symbol, drawdown_180d)| WorstDrawdown {
+            symbol: symbol.to_string(),
+            drawdown_180d,
+        })
+}

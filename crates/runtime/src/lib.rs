@@ -1,0 +1,143 @@
+//! Wiring shared by the Lambda binaries and the CLI: [`build_deps`] turns a [`Config`] into the
+//! adapters it names, and [`serve_step`] runs a step handler behind the Lambda Runtime API,
+//! reporting each [`StepError`] under the stable name the state machine matches.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use screener_aws::{CloudWatchMetrics, S3Store, SsmSecrets};
+use screener_core::Deps;
+use screener_core::config::{Config, MetricsChoice, SecretsChoice, SourceChoice, StoreLocation};
+use screener_core::csv_source::CsvMarket;
+use screener_core::local::{DirStore, EnvSecrets, LogMetrics};
+use screener_core::ports::{MarketData, Metrics, Secrets, Store};
+use screener_core::synthetic::SyntheticMarket;
+use screener_core::workflow::{StepError, parse_input};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+pub const METRICS_NAMESPACE: &str = "StockScreener/Business";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Config(#[from] screener_core::config::ConfigError),
+    #[error("market data source: {0}")]
+    Source(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The AWS SDK configuration, loaded once per process and only if an AWS adapter is used.
+/// The endpoint comes from `AWS_ENDPOINT_URL` when set (a loopback server in tests).
+pub async fn aws() -> &'static SdkConfig {
+    static CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
+    CONFIG.get_or_init(|| screener_aws::aws_config(None)).await
+}
+
+/// The secrets adapter the configuration names.
+pub async fn build_secrets(config: &Config) -> Arc<dyn Secrets> {
+    match config.secrets {
+        SecretsChoice::Env => Arc::new(EnvSecrets::new(BTreeMap::new())),
+        SecretsChoice::Ssm => Arc::new(SsmSecrets::from_config(aws().await)),
+    }
+}
+
+/// Builds the adapters the configuration names. Cheap: no network I/O happens here, so a
+/// Lambda's init stays short.
+pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
+    let store: Arc<dyn Store> = match &config.store {
+        StoreLocation::Dir(path) => Arc::new(DirStore::new(path)),
+        StoreLocation::S3 { bucket, prefix } => {
+            Arc::new(S3Store::from_config(aws().await, bucket.clone(), prefix))
+        }
+    };
+    let market: Arc<dyn MarketData> = match &config.source {
+        SourceChoice::Synthetic { seed, symbols } => Arc::new(
+            SyntheticMarket::new(*seed, *symbols)
+                .map_err(|e| WiringError::Source(e.to_string()))?,
+        ),
+        SourceChoice::Csv(path) => {
+            Arc::new(CsvMarket::open(path).map_err(|e| WiringError::Source(e.to_string()))?)
+        }
+        SourceChoice::Alpaca => {
+            // NOT YET BUILT: the Alpaca client is its own piece of work.
+            return Err(WiringError::Unsupported(
+                "SCREENER_SOURCE=alpaca is not available in this build yet; use synthetic or csv:PATH".into(),
+            ));
+        }
+    };
+    let metrics: Arc<dyn Metrics> = match config.metrics {
+        MetricsChoice::Log => Arc::new(LogMetrics {
+            namespace: METRICS_NAMESPACE.into(),
+            environment: config.settings.environment.clone(),
+        }),
+        MetricsChoice::CloudWatch => Arc::new(CloudWatchMetrics::from_config(
+            aws().await,
+            METRICS_NAMESPACE,
+            config.settings.environment.clone(),
+        )),
+    };
+    Ok(Deps {
+        store,
+        market,
+        metrics,
+        settings: config.settings.clone(),
+    })
+}
+
+/// The Lambda error for a step failure: its type is the stable name `Retry`/`Catch` match.
+pub fn diagnostic(error: StepError) -> Diagnostic {
+    Diagnostic {
+        error_type: error.name().to_string(),
+        error_message: error.to_string(),
+    }
+}
+
+/// JSON logs for CloudWatch; `RUST_LOG` filters (default `info`).
+pub fn init_lambda_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .without_time() // CloudWatch stamps every line
+        .try_init();
+}
+
+/// Runs one step handler as a Lambda function: reads the configuration, builds the adapters
+/// once per container, parses each event into the step's input type (a bad event is
+/// `Input.Invalid`, naming the problem), and reports errors under their stable names.
+pub async fn serve_step<I, O, F, Fut>(
+    step: &'static str,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned + Send,
+    O: Serialize,
+    F: Fn(I, Deps) -> Fut,
+    Fut: Future<Output = Result<O, StepError>>,
+{
+    init_lambda_tracing();
+    let config = Config::from_env()?;
+    let deps = build_deps(&config).await?;
+    let handler = &handler;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let input: I = parse_input(step, event.payload).map_err(diagnostic)?;
+            let output = handler(input, deps.clone()).await.map_err(|error| {
+                tracing::error!(step, error = error.name(), cause = %error, "step failed");
+                diagnostic(error)
+            })?;
+            Ok::<O, Diagnostic>(output)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,3 @@
+//! Workspace integration tests: one test binary, one module per area.
+
+mod workflow;
