@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use screener_states::{
-    ExecutionOptions, ExecutionStatus, HistoryEvent, RETRY_SCHEDULED, StateMachine, SystemClock, TaskInvoker,
+    ExecutionOptions, ExecutionStatus, HistoryEvent, RETRY_SCHEDULED, StateMachine, SystemClock,
+    TaskInvoker,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -24,7 +25,9 @@ pub enum StatesCommand {
     /// Check a state machine definition without running it.
     ///
     /// Example: screener states validate statemachine/screener.asl.json
-    #[command(after_help = "Example:\n  screener states validate statemachine/screener.asl.json \\\n    --sub FetchBarsFunctionArn=arn:aws:lambda:us-east-1:123456789012:function:fetch-bars")]
+    #[command(
+        after_help = "Example:\n  screener states validate statemachine/screener.asl.json \\\n    --sub FetchBarsFunctionArn=arn:aws:lambda:us-east-1:123456789012:function:fetch-bars"
+    )]
     Validate {
         /// The ASL JSON file.
         file: PathBuf,
@@ -33,7 +36,9 @@ pub enum StatesCommand {
         substitutions: Vec<String>,
     },
     /// Run a state machine locally and print its output.
-    #[command(after_help = "Examples:\n  screener states run statemachine/screener.asl.json --input '{\"date\": \"2024-06-03\"}'\n  screener states run statemachine/screener.asl.json --input @events/workflow.json --history")]
+    #[command(
+        after_help = "Examples:\n  screener states run statemachine/screener.asl.json --input '{\"date\": \"2024-06-03\"}'\n  screener states run statemachine/screener.asl.json --input @events/workflow.json --history"
+    )]
     Run {
         /// The ASL JSON file.
         file: PathBuf,
@@ -55,7 +60,10 @@ pub enum StatesCommand {
 /// Execute a `states` subcommand; returns the process exit code.
 pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode {
     match cmd {
-        StatesCommand::Validate { file, substitutions } => match load(&file, &substitutions) {
+        StatesCommand::Validate {
+            file,
+            substitutions,
+        } => match load(&file, &substitutions) {
             Ok(_) => {
                 println!("{}: valid", file.display());
                 ExitCode::SUCCESS
@@ -107,7 +115,10 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
             match execution.status {
                 ExecutionStatus::Succeeded => {
                     let output = execution.output.unwrap_or_default();
-                    println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&output).unwrap_or_default()
+                    );
                     ExitCode::SUCCESS
                 }
                 ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
@@ -125,7 +136,8 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
 }
 
 fn load(file: &Path, substitutions: &[String]) -> Result<StateMachine, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let mut subs = BTreeMap::new();
     for s in substitutions {
         let (k, v) = s
@@ -133,13 +145,15 @@ fn load(file: &Path, substitutions: &[String]) -> Result<StateMachine, String> {
             .ok_or_else(|| format!("--sub expects NAME=VALUE, got {s:?}"))?;
         subs.insert(k.to_owned(), v.to_owned());
     }
-    let text = screener_states::substitute(&text, &subs).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = screener_states::substitute(&text, &subs)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     StateMachine::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 fn read_input(arg: &str) -> Result<serde_json::Value, String> {
     let text = match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read input file {path}: {e}"))?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read input file {path}: {e}"))?,
         None => arg.to_owned(),
     };
     serde_json::from_str(&text).map_err(|e| format!("--input is not valid JSON: {e}"))
@@ -161,7 +175,11 @@ fn progress(event: &HistoryEvent) {
             "{} item {} {}",
             d["name"].as_str().unwrap_or("?"),
             d["index"],
-            if event.event_type == "MapIterationSucceeded" { "done" } else { "failed" },
+            if event.event_type == "MapIterationSucceeded" {
+                "done"
+            } else {
+                "failed"
+            },
         ),
         "ExecutionFailed" => eprintln!("execution failed: {}", d["error"].as_str().unwrap_or("?")),
         _ => {}
