@@ -103,7 +103,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                 execution_name: name,
                 state_machine_name,
                 clock: Arc::new(SystemClock),
-                observer: Some(Arc::new(progress)),
+                observer: Some(progress()),
                 ..Default::default()
             };
             let execution = screener_states::execute(&machine, input, invoker, options).await;
@@ -159,29 +159,44 @@ fn read_input(arg: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("--input is not valid JSON: {e}"))
 }
 
-/// Live progress on stderr: retries and finished Map iterations.
-fn progress(event: &HistoryEvent) {
-    let d = &event.details;
-    match event.event_type.as_str() {
-        t if t == RETRY_SCHEDULED => eprintln!(
-            "retrying {} in {:.1} s (retry {} of {}) after {}",
-            d["name"].as_str().unwrap_or("?"),
-            d["backoffSeconds"].as_f64().unwrap_or(0.0),
-            d["retry"],
-            d["maxRetries"],
-            d["error"].as_str().unwrap_or("?"),
-        ),
-        "MapIterationSucceeded" | "MapIterationFailed" => eprintln!(
-            "{} item {} {}",
-            d["name"].as_str().unwrap_or("?"),
-            d["index"],
-            if event.event_type == "MapIterationSucceeded" {
-                "done"
-            } else {
-                "failed"
-            },
-        ),
-        "ExecutionFailed" => eprintln!("execution failed: {}", d["error"].as_str().unwrap_or("?")),
-        _ => {}
-    }
+/// Live progress on stderr: retries, and Map iterations as `done/total`.
+fn progress() -> Arc<dyn Fn(&HistoryEvent) + Send + Sync> {
+    // Map name -> (iterations finished, iterations in all).
+    let maps = std::sync::Mutex::new((String::new(), BTreeMap::<String, (u64, u64)>::new()));
+    Arc::new(move |event: &HistoryEvent| {
+        let d = &event.details;
+        let name = d["name"].as_str().unwrap_or("?");
+        let mut guard = maps.lock().unwrap_or_else(|e| e.into_inner());
+        let (last_map, counts) = &mut *guard;
+        match event.event_type.as_str() {
+            t if t == RETRY_SCHEDULED => eprintln!(
+                "retrying {name} in {:.1} s (retry {} of {}) after {}",
+                d["backoffSeconds"].as_f64().unwrap_or(0.0),
+                d["retry"],
+                d["maxRetries"],
+                d["error"].as_str().unwrap_or("?"),
+            ),
+            "MapStateEntered" => *last_map = name.to_owned(),
+            "MapStateStarted" => {
+                counts.insert(last_map.clone(), (0, d["length"].as_u64().unwrap_or(0)));
+            }
+            "MapIterationSucceeded" | "MapIterationFailed" => {
+                let entry = counts.entry(name.to_owned()).or_insert((0, 0));
+                entry.0 += 1;
+                let outcome = if event.event_type == "MapIterationSucceeded" {
+                    "done"
+                } else {
+                    "failed"
+                };
+                eprintln!(
+                    "{name}: item {} {outcome} ({}/{})",
+                    d["index"], entry.0, entry.1
+                );
+            }
+            "ExecutionFailed" => {
+                eprintln!("execution failed: {}", d["error"].as_str().unwrap_or("?"))
+            }
+            _ => {}
+        }
+    })
 }
