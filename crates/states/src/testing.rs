@@ -95,3 +95,23 @@ pub(crate) async fn run(def: &str, input: Value) -> Execution {
 pub(crate) fn types(history: &[HistoryEvent]) -> Vec<&str> {
     history.iter().map(|e| e.event_type.as_str()).collect()
 }
+
+/// `execute` and `test_state` futures can be spawned onto a multi-threaded runtime.
+#[allow(dead_code)]
+fn the_entry_points_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let machine =
+        StateMachine::parse(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#).unwrap();
+    let invoker: Arc<dyn crate::TaskInvoker> = Arc::new(FakeInvoker::default());
+    assert_send(execute(
+        &machine,
+        Value::Null,
+        invoker.clone(),
+        ExecutionOptions::default(),
+    ));
+    assert_send(crate::test_state(
+        Default::default(),
+        invoker,
+        ExecutionOptions::default(),
+    ));
+}
