@@ -606,7 +606,11 @@ fn run_test_state(case: &Value, rt: &tokio::runtime::Runtime) -> Outcome {
 
 fn labels(case: &Value) -> Vec<String> {
     let class = &case["classification"];
-    let mut out = vec![format!("kind:{}", case["kind"].as_str().unwrap_or("?"))];
+    let mut out = vec![
+        format!("kind:{}", case["kind"].as_str().unwrap_or("?")),
+        format!("lang:{}", class["query_language"].as_str().unwrap_or("?")),
+        format!("tier:{}", class["tier"].as_str().unwrap_or("?")),
+    ];
     for (key, prefix) in [
         ("state_types", "state:"),
         ("features", ""),
