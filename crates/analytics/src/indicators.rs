@@ -180,31 +180,30 @@ pub(crate) fn split_groups(groups: &[(usize, usize)], parts: usize) -> Vec<&[(us
     out
 }
 
-/// Turns a NaN-for-null vector into a nullable Float64 column.
-pub(crate) fn nullable_f64(name: &str, values: &[f64]) -> Column {
-    Float64Chunked::from_iter_options(
-        name.into(),
-        values
-            .iter()
-            .map(|&x| if x.is_nan() { None } else { Some(x) }),
-    )
-    .into_column()
+/// Turns a NaN-for-null vector into a nullable Float64 column without copying the values.
+pub(crate) fn nullable_f64(name: &str, values: Vec<f64>) -> Column {
+    if !values.iter().any(|x| x.is_nan()) {
+        return Float64Chunked::from_vec(name.into(), values).into_column();
+    }
+    let mask = BooleanChunked::from_iter_values("".into(), values.iter().map(|x| !x.is_nan()));
+    let validity = mask.downcast_as_array().values().clone();
+    Float64Chunked::from_vec_validity(name.into(), values, Some(validity)).into_column()
 }
 
 /// Turns a NaN-for-null vector of whole numbers into a nullable Int32 column.
 pub(crate) fn nullable_i32(name: &str, values: &[f64]) -> Column {
-    Int32Chunked::from_iter_options(
-        name.into(),
-        values
-            .iter()
-            .map(|&x| if x.is_nan() { None } else { Some(x as i32) }),
-    )
-    .into_column()
+    let whole: Vec<i32> = values
+        .iter()
+        .map(|&x| if x.is_nan() { 0 } else { x as i32 })
+        .collect();
+    let mask = BooleanChunked::from_iter_values("".into(), values.iter().map(|x| !x.is_nan()));
+    let validity = mask.downcast_as_array().values().clone();
+    Int32Chunked::from_vec_validity(name.into(), whole, Some(validity)).into_column()
 }
 
-pub(crate) fn metric_column(m: usize, values: &[f64]) -> Column {
+pub(crate) fn metric_column(m: usize, values: Vec<f64>) -> Column {
     if m == DAYS_SINCE_PEAK_180D {
-        nullable_i32(INDICATOR_NAMES[m], values)
+        nullable_i32(INDICATOR_NAMES[m], &values)
     } else {
         nullable_f64(INDICATOR_NAMES[m], values)
     }
@@ -258,7 +257,7 @@ pub(crate) fn compute_indicators_named(
         });
     }
     let mut columns: Vec<Column> = df.columns().to_vec();
-    for (m, values) in out.iter().enumerate() {
+    for (m, values) in out.into_iter().enumerate() {
         columns.push(metric_column(m, values));
     }
     DataFrame::new(n, columns).map_err(AnalyticsError::polars("building indicators"))

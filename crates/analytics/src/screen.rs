@@ -145,10 +145,10 @@ pub(crate) fn screen_latest_named(
         .map_err(AnalyticsError::polars("selecting latest bars"))?;
     let mut columns: Vec<Column> = keys.columns().to_vec();
     for (k, name) in BAR_METRICS.iter().enumerate() {
-        columns.push(nullable_f64(name, &latest.bars[k]));
+        columns.push(nullable_f64(name, latest.bars[k].clone()));
     }
     for (m, values) in latest.metrics.iter().enumerate() {
-        columns.push(metric_column(m, values));
+        columns.push(metric_column(m, values.clone()));
     }
     let base = DataFrame::new(n, columns).map_err(AnalyticsError::polars("building results"))?;
 
