@@ -59,9 +59,10 @@ fn main() {
             if peak <= 512.0 { "fits" } else { "exceeds" }
         );
         println!(
-            "  phases (best run): read Parquet {:.3} s, screen {:.3} s, write {:.3} s; {} symbols, {} passing any screen",
-            best.read, best.compute, best.write, best.rows, best.passing
+            "  phases (best run): read Parquet {:.3} s, screen {:.3} s, write {:.3} s; CPU time {:.2} s; {} symbols, {} passing any screen",
+            best.read, best.compute, best.write, best.cpu, best.rows, best.passing
         );
+        println!("  inside screen_latest: {}", best.phases);
         if indicators {
             let r = run_child(&path, "indicators");
             println!(
@@ -90,6 +91,8 @@ struct ChildReport {
     rows: usize,
     passing: usize,
     peak_kb: u64,
+    cpu: f64,
+    phases: String,
 }
 
 fn run_child(path: &Path, mode: &str) -> ChildReport {
@@ -120,6 +123,12 @@ fn run_child(path: &Path, mode: &str) -> ChildReport {
         rows: field("rows") as usize,
         passing: field("passing") as usize,
         peak_kb: field("peak_kb") as u64,
+        cpu: field("cpu"),
+        phases: text
+            .lines()
+            .find_map(|l| l.strip_prefix("phases: "))
+            .unwrap_or("")
+            .to_string(),
     }
 }
 
@@ -143,6 +152,12 @@ fn child(args: &[String]) {
             let t3 = Instant::now();
             std::hint::black_box((csv, parquet));
             let passing = outcome.screens.iter().map(|s| s.count).sum();
+            let phases: Vec<String> = outcome
+                .phases
+                .iter()
+                .map(|(name, d)| format!("{name} {:.3}", d.as_secs_f64()))
+                .collect();
+            println!("phases: {}", phases.join(", "));
             (outcome.results.height(), passing, t2, t3)
         }
         "indicators" => {
@@ -153,13 +168,30 @@ fn child(args: &[String]) {
         other => panic!("unknown mode {other}"),
     };
     println!(
-        "read={} compute={} write={} total={} rows={rows} passing={passing} peak_kb={}",
+        "read={} compute={} write={} total={} rows={rows} passing={passing} peak_kb={} cpu={}",
         (t1 - t0).as_secs_f64(),
         (t2 - t1).as_secs_f64(),
         (t3 - t2).as_secs_f64(),
         (t3 - t0).as_secs_f64(),
-        peak_kb()
+        peak_kb(),
+        cpu_seconds()
     );
+}
+
+/// User + system CPU time of this process so far, in seconds (clock ticks of 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Peak resident memory of this process (VmHWM), in KiB.

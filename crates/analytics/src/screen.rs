@@ -5,6 +5,8 @@
 //! window metrics are computed once (see [`crate::kernels::compute_last`]). The values
 //! are bit-identical to the last row of `compute_indicators`.
 
+use std::time::{Duration, Instant};
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -34,6 +36,8 @@ pub struct ScreenOutcome {
     /// `rank_<screen>` (UInt32, 1 = best, null when not passing).
     pub results: DataFrame,
     pub screens: Vec<ScreenSummary>,
+    /// Wall time of each phase, in order (for logs and the benchmark).
+    pub phases: Vec<(&'static str, Duration)>,
 }
 
 /// Latest-bar values of every symbol, column-major; NaN = null.
@@ -72,9 +76,12 @@ pub(crate) fn screen_latest_named(
     as_of: Option<NaiveDate>,
     name: &str,
 ) -> Result<ScreenOutcome, AnalyticsError> {
+    let mut phases = Phases::new();
     let prepared = prepare(bars, Origin { name, csv: false })?;
+    phases.mark("check and sort bars");
     let df = &prepared.df;
     let cols = Columns::new(df)?;
+    phases.mark("borrow columns");
     let cutoff = as_of.map(days_since_epoch);
 
     // Each symbol's last row on or before the cutoff.
@@ -109,6 +116,7 @@ pub(crate) fn screen_latest_named(
             .collect()
     });
 
+    phases.mark("kernels");
     let n = ends.len();
     let mut latest = Latest {
         rows: ends.iter().map(|&(_, end)| end - 1).collect(),
@@ -160,6 +168,7 @@ pub(crate) fn screen_latest_named(
         .map(|s| s.unwrap_or_default().to_string())
         .collect();
 
+    phases.mark("latest-bar frame");
     let mut results = base.clone();
     let mut summaries = Vec::with_capacity(screens.screens.len());
     for screen in &screens.screens {
@@ -206,9 +215,11 @@ pub(crate) fn screen_latest_named(
             top,
         });
     }
+    phases.mark("screens and ranks");
     Ok(ScreenOutcome {
         results,
         screens: summaries,
+        phases: phases.done,
     })
 }
 
@@ -250,4 +261,25 @@ fn rank_order(screen: &Screen, latest: &Latest, pass: &[bool], symbols: &[String
         by_value.then_with(|| symbols[a].cmp(&symbols[b]))
     });
     order
+}
+
+/// Phase timer.
+struct Phases {
+    last: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Phases {
+            last: Instant::now(),
+            done: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.done.push((name, now - self.last));
+        self.last = now;
+    }
 }
