@@ -1,0 +1,330 @@
+//! The Telegram bot: answers questions about the published results from a phone.
+//!
+//! [`handle`] is the whole webhook: the Lambda (`main.rs`, API Gateway HTTP API), the local
+//! server ([`server`], `screener bot serve`), `screener invoke bot` and the tests all call it.
+//! In order, it
+//!
+//! 1. compares `X-Telegram-Bot-Api-Secret-Token` with the configured secret in constant time,
+//!    before reading the body: a mismatch is 401 and nothing else happens;
+//! 2. parses the update: a body that is not an update is 400 and a log line, never a 5xx;
+//! 3. drops an `update_id` seen recently (Telegram re-delivers when unsure), answering 200;
+//! 4. ignores (200, no reply) anything that is not a command message: edits, stickers,
+//!    callback queries, group chatter, commands for other bots;
+//! 5. checks the chat against the allow-list (deny by default; no list = nobody, and the
+//!    reply says how to configure one) and, for `/rerun`, the admin list;
+//! 6. answers the command ([`commands`]) in the webhook response as a `sendMessage` with
+//!    `parse_mode` HTML, or, past 4,096 characters, through the Bot API in line-split parts.
+//!
+//! Modules: [`telegram`] (updates, escaping, splitting, the rate-limited Bot API client),
+//! [`results`] (the per-container index of the latest results), [`subscriptions`] and
+//! [`alerts`] (alert subscriptions and the fan-out publish runs), [`brokerage`] (positions and
+//! account), [`rerun`] (starting the workflow again), [`config`], [`server`], [`apigw`].
+
+pub mod alerts;
+pub mod apigw;
+pub mod brokerage;
+pub mod commands;
+pub mod config;
+pub mod rerun;
+pub mod results;
+pub mod server;
+pub mod subscriptions;
+pub mod telegram;
+pub mod wiring;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use screener_core::ports::{SecretString, Secrets, SecretsError, Store};
+use subtle::ConstantTimeEq;
+
+use brokerage::Brokerage;
+use config::{BotSettings, parse_chat_ids};
+use rerun::Rerun;
+use results::{ResultsCache, ResultsError, ResultsIndex};
+use telegram::{MAX_MESSAGE_CHARS, SendMessage, TelegramApi, Update, split_message};
+
+/// The header Telegram sends the webhook's `secret_token` in.
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// How many recent update ids are remembered per container.
+const RECENT_IDS: usize = 10_000;
+
+/// One webhook call, as the bot needs it: the secret header and the raw body.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRequest {
+    pub secret_token: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The webhook's answer: a status and a JSON body (a `sendMessage` call, or `{}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+impl WebhookResponse {
+    fn empty(status: u16) -> Self {
+        WebhookResponse {
+            status,
+            body: "{}".into(),
+        }
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    /// The reply carried in the body, if any.
+    pub fn reply(&self) -> Option<SendMessage> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// Update ids seen recently (a bounded set, oldest forgotten first). Not "greater than the
+/// last": after a pause Telegram's ids can jump, and re-deliveries arrive out of order.
+struct RecentIds {
+    inner: Mutex<(HashSet<i64>, VecDeque<i64>)>,
+}
+
+impl RecentIds {
+    fn new() -> Self {
+        RecentIds {
+            inner: Mutex::new((HashSet::new(), VecDeque::new())),
+        }
+    }
+
+    /// True when `id` is new (and now remembered).
+    fn insert(&self, id: i64) -> bool {
+        let mut guard = self.inner.lock().unwrap();
+        let (set, order) = &mut *guard;
+        if !set.insert(id) {
+            return false;
+        }
+        order.push_back(id);
+        if order.len() > RECENT_IDS
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
+    }
+}
+
+/// Who a chat is to the bot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    Allowed {
+        admin: bool,
+    },
+    NotListed,
+    /// No allow-list is configured (or it is unreadable): nobody gets answers.
+    NoAllowList(String),
+    /// The allow-list could not be read just now.
+    Unknown,
+}
+
+/// Everything the bot uses, built once per container.
+pub struct BotDeps {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn Secrets>,
+    pub brokerage: Arc<dyn Brokerage>,
+    pub rerun: Arc<dyn Rerun>,
+    pub settings: BotSettings,
+    results: ResultsCache,
+    seen: RecentIds,
+    api: Mutex<Option<TelegramApi>>,
+}
+
+impl BotDeps {
+    pub fn new(
+        store: Arc<dyn Store>,
+        secrets: Arc<dyn Secrets>,
+        brokerage: Arc<dyn Brokerage>,
+        rerun: Arc<dyn Rerun>,
+        settings: BotSettings,
+    ) -> Self {
+        BotDeps {
+            results: ResultsCache::new(settings.results_check_interval),
+            store,
+            secrets,
+            brokerage,
+            rerun,
+            settings,
+            seen: RecentIds::new(),
+            api: Mutex::new(None),
+        }
+    }
+
+    /// The latest results (cached per container).
+    pub async fn results(&self) -> Result<Arc<ResultsIndex>, ResultsError> {
+        self.results.get(self.store.as_ref()).await
+    }
+
+    /// The Bot API client, once the bot token can be read.
+    pub async fn telegram_api(&self) -> Result<TelegramApi, SecretsError> {
+        if let Some(api) = self.api.lock().unwrap().clone() {
+            return Ok(api);
+        }
+        let token = self.secrets.get(&self.settings.params.bot_token).await?;
+        let api = TelegramApi::new(&self.settings.api_url, token);
+        *self.api.lock().unwrap() = Some(api.clone());
+        Ok(api)
+    }
+
+    async fn list(&self, name: &str) -> Result<Option<Vec<i64>>, String> {
+        match self.secrets.get(name).await {
+            Ok(value) => parse_chat_ids(value.expose())
+                .map(|ids| (!ids.is_empty()).then_some(ids))
+                .map_err(|e| format!("{name}: {e}")),
+            Err(SecretsError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether `chat` may use the bot, and may `/rerun`. Admins must be on the allow-list too.
+    pub async fn access(&self, chat: i64) -> Access {
+        let params = &self.settings.params;
+        let allowed = match self.list(&params.allowed_chats).await {
+            Ok(Some(ids)) => ids,
+            Ok(None) => return Access::NoAllowList("no allow-list is configured".into()),
+            Err(e) if e.contains("is not a chat id") => {
+                tracing::error!(error = %e, "the allow-list is malformed; refusing everyone");
+                return Access::NoAllowList("the allow-list is malformed".into());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the allow-list");
+                return Access::Unknown;
+            }
+        };
+        if !allowed.contains(&chat) {
+            return Access::NotListed;
+        }
+        let admin = match self.list(&params.admin_chats).await {
+            Ok(ids) => ids.unwrap_or_default().contains(&chat),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the admin list; treating as no admins");
+                false
+            }
+        };
+        Access::Allowed { admin }
+    }
+
+    async fn secret_matches(&self, given: Option<&str>) -> bool {
+        let expected: SecretString = match self
+            .secrets
+            .get(&self.settings.params.secret_token)
+            .await
+        {
+            Ok(secret) => secret,
+            Err(e) => {
+                tracing::error!(error = %e, "the webhook secret token is not configured: refusing every update");
+                return false;
+            }
+        };
+        let given = given.unwrap_or("").as_bytes();
+        // subtle compares equal-length slices in constant time (a length mismatch is
+        // answered at once, which reveals only the length).
+        bool::from(given.ct_eq(expected.expose().as_bytes()))
+    }
+}
+
+/// The webhook: see the crate documentation for the order of checks.
+pub async fn handle(request: UpdateRequest, deps: &BotDeps) -> WebhookResponse {
+    if !deps.secret_matches(request.secret_token.as_deref()).await {
+        tracing::warn!("webhook call with a missing or wrong secret token refused (401)");
+        return WebhookResponse::empty(401);
+    }
+    let update: Update = match serde_json::from_slice(&request.body) {
+        Ok(update) => update,
+        Err(e) => {
+            tracing::warn!(error = %e, bytes = request.body.len(), "malformed update refused (400)");
+            return WebhookResponse::empty(400);
+        }
+    };
+    if !deps.seen.insert(update.update_id) {
+        tracing::info!(update_id = update.update_id, "duplicate update ignored");
+        return WebhookResponse::empty(200);
+    }
+    let Some(message) = update.message else {
+        return WebhookResponse::empty(200);
+    };
+    let Some(command) = message
+        .text
+        .as_deref()
+        .and_then(|t| commands::Command::parse(t, deps.settings.bot_username.as_deref()))
+    else {
+        return WebhookResponse::empty(200);
+    };
+    let chat = message.chat.id;
+    let span =
+        tracing::info_span!("command", update_id = update.update_id, chat, command = %command.name);
+    let _enter = span.enter();
+    let text = match deps.access(chat).await {
+        Access::Allowed { admin } => commands::run(&command, chat, admin, deps).await,
+        Access::NotListed => {
+            tracing::warn!(chat, "chat not on the allow-list refused");
+            commands::not_allowed(chat)
+        }
+        Access::NoAllowList(why) => commands::no_allow_list(chat, &why, &deps.settings.params),
+        Access::Unknown => {
+            "The bot can't check who may use it right now. Please try again in a minute.".into()
+        }
+    };
+    deliver(chat, message.message_thread_id, text, deps).await
+}
+
+/// A reply that fits goes back in the webhook response; a longer one is split on line
+/// boundaries and sent through the Bot API (the webhook then answers `{}`).
+async fn deliver(chat: i64, thread: Option<i64>, text: String, deps: &BotDeps) -> WebhookResponse {
+    let parts = split_message(&text, MAX_MESSAGE_CHARS);
+    if parts.len() == 1 {
+        let reply = SendMessage::html(chat, text).in_thread(thread);
+        return WebhookResponse {
+            status: 200,
+            body: reply.as_webhook_reply().to_string(),
+        };
+    }
+    let count = parts.len();
+    match deps.telegram_api().await {
+        Ok(api) => {
+            let messages = parts
+                .into_iter()
+                .map(|p| SendMessage::html(chat, p).in_thread(thread))
+                .collect();
+            let outcome = api.send_all(messages, &deps.settings.limits).await;
+            tracing::info!(chat, parts = count, outcome = ?outcome, "long reply sent through the Bot API");
+            WebhookResponse::empty(200)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a long reply needs the bot token to send; answering its first part only");
+            let first = parts.into_iter().next().unwrap_or_default();
+            let notice = format!(
+                "\n… ({} more parts not sent: the bot token is not configured)",
+                count - 1
+            );
+            let mut text = first;
+            // The first part leaves room for a closing tag, not for a notice: trim lines.
+            while telegram_len(&text) + telegram_len(&notice) > MAX_MESSAGE_CHARS {
+                match text.rfind('\n') {
+                    Some(i) => text.truncate(i),
+                    None => break,
+                }
+            }
+            if text.matches("<pre>").count() > text.matches("</pre>").count() {
+                text.push_str("</pre>");
+            }
+            text.push_str(&notice);
+            let reply = SendMessage::html(chat, text).in_thread(thread);
+            WebhookResponse {
+                status: 200,
+                body: reply.as_webhook_reply().to_string(),
+            }
+        }
+    }
+}
+
+fn telegram_len(text: &str) -> usize {
+    text.encode_utf16().count() + "</pre>".len()
+}

@@ -1,0 +1,33 @@
+//! The bot as a Lambda behind an API Gateway HTTP API: wiring only; the work is in
+//! [`bot::handle`]. Every update gets an answer below 500 (see the crate docs).
+
+use std::sync::Arc;
+
+use bot::{BotDeps, SECRET_HEADER, UpdateRequest};
+use lambda_http::{Body, Error, Request, Response, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bot::wiring::init_lambda_tracing();
+    let deps = Arc::new(BotDeps::from_env().await?);
+    lambda_http::run(service_fn(move |request: Request| {
+        let deps = deps.clone();
+        async move {
+            let secret_token = request
+                .headers()
+                .get(SECRET_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = request.body().to_vec();
+            let response =
+                bot::server::handle_guarded(UpdateRequest { secret_token, body }, deps).await;
+            Ok::<_, Error>(
+                Response::builder()
+                    .status(response.status)
+                    .header("content-type", response.content_type())
+                    .body(Body::Text(response.body))?,
+            )
+        }
+    }))
+    .await
+}

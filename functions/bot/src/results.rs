@@ -1,0 +1,337 @@
+//! The published results, in memory: `results/latest.json` -> its manifest -> `results.csv`,
+//! parsed once into an index (rows, symbol lookup, each screen's members in rank order, the
+//! drawdown order) and kept per container. The index is reloaded when `latest.json` changes;
+//! `latest.json` itself is re-read at most once per `check_interval`, so a warm request costs
+//! no store round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use screener_core::ports::{Store, StoreError};
+use screener_core::workflow::{LatestPointer, Manifest, keys};
+use tokio::time::Instant;
+
+/// Why results could not be had. Shown to people only as a friendly sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("no run has been published yet")]
+    NoResults,
+    #[error("results unavailable: {0}")]
+    Unavailable(String),
+    #[error("published results are unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for ResultsError {
+    fn from(e: StoreError) -> Self {
+        ResultsError::Unavailable(e.to_string())
+    }
+}
+
+/// One screen's members, best first.
+#[derive(Debug, Clone)]
+pub struct ScreenMembers {
+    pub name: String,
+    pub description: String,
+    /// Row indexes, in rank order.
+    pub members: Vec<usize>,
+}
+
+/// `results.csv` as a table: the symbol and date columns, every metric as `f64` (NaN = empty),
+/// and each screen's pass flags and ranks.
+#[derive(Debug, Clone, Default)]
+pub struct ResultsTable {
+    /// Metric column names, in file order (everything except `symbol`, `date`, `pass_*`, `rank_*`).
+    pub metrics: Vec<String>,
+    pub symbols: Vec<String>,
+    pub dates: Vec<String>,
+    /// Row-major: `values[row * metrics.len() + column]`.
+    pub values: Vec<f64>,
+    /// Screen name -> (pass flag per row, rank per row).
+    pub screens: Vec<(String, Vec<bool>, Vec<Option<u32>>)>,
+}
+
+impl ResultsTable {
+    pub fn parse(bytes: &[u8]) -> Result<ResultsTable, ResultsError> {
+        let corrupt = |e: csv::Error| ResultsError::Corrupt(format!("results.csv: {e}"));
+        let mut reader = csv::Reader::from_reader(bytes);
+        let headers = reader.headers().map_err(corrupt)?.clone();
+        let find = |name: &str| headers.iter().position(|h| h == name);
+        let symbol_col = find("symbol")
+            .ok_or_else(|| ResultsError::Corrupt("results.csv has no symbol column".into()))?;
+        let date_col = find("date");
+        let mut metric_cols = Vec::new();
+        let mut table = ResultsTable::default();
+        let mut screen_cols: Vec<(String, usize, Option<usize>)> = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            if let Some(screen) = h.strip_prefix("pass_") {
+                screen_cols.push((screen.to_string(), i, find(&format!("rank_{screen}"))));
+            } else if i != symbol_col && Some(i) != date_col && !h.starts_with("rank_") {
+                metric_cols.push(i);
+                table.metrics.push(h.to_string());
+            }
+        }
+        table.screens = screen_cols
+            .iter()
+            .map(|(name, _, _)| (name.clone(), Vec::new(), Vec::new()))
+            .collect();
+        let mut record = csv::StringRecord::new();
+        while reader.read_record(&mut record).map_err(corrupt)? {
+            table
+                .symbols
+                .push(record.get(symbol_col).unwrap_or("").to_string());
+            table.dates.push(
+                date_col
+                    .and_then(|c| record.get(c))
+                    .unwrap_or("")
+                    .to_string(),
+            );
+            for &c in &metric_cols {
+                let value = record
+                    .get(c)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN);
+                table.values.push(value);
+            }
+            for (k, (_, pass_col, rank_col)) in screen_cols.iter().enumerate() {
+                let pass = record.get(*pass_col) == Some("true");
+                let rank = rank_col
+                    .and_then(|c| record.get(c))
+                    .and_then(|v| v.parse::<u32>().ok());
+                table.screens[k].1.push(pass);
+                table.screens[k].2.push(rank);
+            }
+        }
+        Ok(table)
+    }
+
+    pub fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+
+    pub fn metric_index(&self, name: &str) -> Option<usize> {
+        self.metrics.iter().position(|m| m == name)
+    }
+
+    pub fn value(&self, row: usize, metric: usize) -> f64 {
+        self.values[row * self.metrics.len() + metric]
+    }
+
+    /// The value of `name` in `row`, `None` when the column is absent or the cell empty.
+    pub fn get(&self, row: usize, name: &str) -> Option<f64> {
+        let v = self.value(row, self.metric_index(name)?);
+        (!v.is_nan()).then_some(v)
+    }
+
+    /// The symbols passing `screen`, in rank order (by symbol where ranks are missing).
+    pub fn passing(&self, screen: &str) -> Vec<usize> {
+        let Some((_, pass, rank)) = self.screens.iter().find(|(n, _, _)| n == screen) else {
+            return Vec::new();
+        };
+        let mut rows: Vec<usize> = (0..self.len()).filter(|&r| pass[r]).collect();
+        rows.sort_by(|&a, &b| {
+            rank[a]
+                .unwrap_or(u32::MAX)
+                .cmp(&rank[b].unwrap_or(u32::MAX))
+                .then_with(|| self.symbols[a].cmp(&self.symbols[b]))
+        });
+        rows
+    }
+}
+
+/// Everything the bot answers from: one published run.
+#[derive(Debug)]
+pub struct ResultsIndex {
+    pub pointer: LatestPointer,
+    pub manifest: Manifest,
+    pub table: ResultsTable,
+    pub by_symbol: HashMap<String, usize>,
+    /// In the manifest's screen order.
+    pub screens: Vec<ScreenMembers>,
+    /// Rows with a `drawdown_180d`, deepest first.
+    pub by_drawdown: Vec<usize>,
+}
+
+impl ResultsIndex {
+    pub fn build(pointer: LatestPointer, manifest: Manifest, table: ResultsTable) -> Self {
+        let by_symbol = table
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i))
+            .collect();
+        let screens = manifest
+            .screens
+            .iter()
+            .map(|s| ScreenMembers {
+                name: s.name.clone(),
+                description: s.description.clone(),
+                members: table.passing(&s.name),
+            })
+            .collect();
+        let mut by_drawdown: Vec<usize> = match table.metric_index("drawdown_180d") {
+            Some(m) => (0..table.len())
+                .filter(|&r| !table.value(r, m).is_nan())
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(m) = table.metric_index("drawdown_180d") {
+            by_drawdown.sort_by(|&a, &b| table.value(a, m).total_cmp(&table.value(b, m)));
+        }
+        ResultsIndex {
+            pointer,
+            manifest,
+            table,
+            by_symbol,
+            screens,
+            by_drawdown,
+        }
+    }
+
+    pub fn screen(&self, name: &str) -> Option<&ScreenMembers> {
+        self.screens.iter().find(|s| s.name == name)
+    }
+
+    /// Loads the run `latest_bytes` (the body of `results/latest.json`) points at.
+    pub async fn load(store: &dyn Store, latest_bytes: &[u8]) -> Result<Self, ResultsError> {
+        let pointer: LatestPointer = serde_json::from_slice(latest_bytes)
+            .map_err(|e| ResultsError::Corrupt(format!("{}: {e}", keys::LATEST)))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&store.get(&pointer.manifest_key).await?)
+                .map_err(|e| ResultsError::Corrupt(format!("{}: {e}", pointer.manifest_key)))?;
+        let csv = store
+            .get(&keys::results_file(manifest.date, "results.csv"))
+            .await?;
+        let table = ResultsTable::parse(&csv)?;
+        Ok(ResultsIndex::build(pointer, manifest, table))
+    }
+}
+
+struct Cached {
+    latest_bytes: Vec<u8>,
+    index: Arc<ResultsIndex>,
+    checked: Instant,
+}
+
+/// The per-container cache of the latest results.
+pub struct ResultsCache {
+    check_interval: Duration,
+    current: Mutex<Option<Cached>>,
+    /// One reload at a time; others wait for it rather than reloading too.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl ResultsCache {
+    pub fn new(check_interval: Duration) -> Self {
+        ResultsCache {
+            check_interval,
+            current: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn fresh(&self) -> Option<Arc<ResultsIndex>> {
+        let current = self.current.lock().unwrap();
+        current
+            .as_ref()
+            .filter(|c| c.checked.elapsed() < self.check_interval)
+            .map(|c| c.index.clone())
+    }
+
+    /// The latest results: from memory when checked recently, else after re-reading
+    /// `latest.json` (and reloading everything when it changed). When the store fails but an
+    /// index is already held, that index is answered (and the failure logged).
+    pub async fn get(&self, store: &dyn Store) -> Result<Arc<ResultsIndex>, ResultsError> {
+        if let Some(index) = self.fresh() {
+            return Ok(index);
+        }
+        let _reload = self.reloading.lock().await;
+        if let Some(index) = self.fresh() {
+            return Ok(index);
+        }
+        let held = self
+            .current
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.index.clone());
+        let latest = match store.get(keys::LATEST).await {
+            Ok(bytes) => bytes,
+            Err(StoreError::NotFound { .. }) => return Err(ResultsError::NoResults),
+            Err(e) => {
+                return match held {
+                    Some(index) => {
+                        tracing::error!(error = %e, "could not re-read latest.json; answering from the results held");
+                        Ok(index)
+                    }
+                    None => Err(e.into()),
+                };
+            }
+        };
+        {
+            let mut current = self.current.lock().unwrap();
+            if let Some(cached) = current.as_mut().filter(|c| c.latest_bytes == latest) {
+                cached.checked = Instant::now();
+                return Ok(cached.index.clone());
+            }
+        }
+        match ResultsIndex::load(store, &latest).await {
+            Ok(index) => {
+                let index = Arc::new(index);
+                tracing::info!(
+                    date = %index.manifest.date,
+                    rows = index.table.len(),
+                    "results loaded"
+                );
+                *self.current.lock().unwrap() = Some(Cached {
+                    latest_bytes: latest,
+                    index: index.clone(),
+                    checked: Instant::now(),
+                });
+                Ok(index)
+            }
+            Err(e) => match held {
+                Some(index) => {
+                    tracing::error!(error = %e, "could not load the new results; answering from the results held");
+                    Ok(index)
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "symbol,date,close,drawdown_180d,pass_a,rank_a,pass_b,rank_b\n\
+        AAA,2025-06-13,10,-0.5,true,2,false,\n\
+        BBB,2025-06-13,20,-0.7,true,1,true,1\n\
+        CCC,2025-06-13,30,,false,,false,\n";
+
+    #[test]
+    fn results_csv_is_read_into_metrics_and_screens() {
+        let table = ResultsTable::parse(CSV.as_bytes()).unwrap();
+        assert_eq!(table.metrics, vec!["close", "drawdown_180d"]);
+        assert_eq!(table.symbols, vec!["AAA", "BBB", "CCC"]);
+        assert_eq!(table.get(1, "close"), Some(20.0));
+        assert_eq!(table.get(2, "drawdown_180d"), None);
+        assert_eq!(table.passing("a"), vec![1, 0]);
+        assert_eq!(table.passing("b"), vec![1]);
+        assert!(table.passing("nope").is_empty());
+    }
+
+    #[test]
+    fn a_csv_without_a_symbol_column_is_corrupt() {
+        assert!(matches!(
+            ResultsTable::parse(b"ticker,close\nA,1\n"),
+            Err(ResultsError::Corrupt(_))
+        ));
+    }
+}
