@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use screener_analytics::polars::prelude::{Column, DataFrame};
 use screener_analytics::{
     ScreenOutcome, ScreenSet, read_bars_csv, screen_latest, write_csv, write_parquet,
 };
@@ -54,8 +55,19 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
     let worst_drawdown = worst_drawdown(&outcome);
     let ScreenOutcome {
         mut results,
-        screens: summaries,
+        screens: mut summaries,
+        ..
     } = outcome;
+    // Every file says where its numbers come from, so synthetic data is never mistaken for real.
+    let source_label = if run.source.synthetic {
+        "SYNTHETIC"
+    } else {
+        run.source.kind.as_str()
+    };
+    label_source(&mut results, source_label)?;
+    for summary in &mut summaries {
+        label_source(&mut summary.top, source_label)?;
+    }
 
     let put = |name: &str, body: Vec<u8>, content_type: &'static str| {
         let key = keys::run_screen_file(&run.run_id, name);
@@ -105,6 +117,14 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
         worst_drawdown,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+fn label_source(frame: &mut DataFrame, label: &str) -> Result<(), StepError> {
+    let column = Column::new("data_source".into(), vec![label; frame.height()]);
+    frame
+        .with_column(column)
+        .map(|_| ())
+        .map_err(|e| StepError::CorruptData(format!("labelling results: {e}")))
 }
 
 fn load_screens(deps: &Deps) -> Result<ScreenSet, StepError> {
