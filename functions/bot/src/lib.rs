@@ -25,6 +25,7 @@ pub mod apigw;
 pub mod brokerage;
 pub mod commands;
 pub mod config;
+pub mod fixtures;
 pub mod rerun;
 pub mod results;
 pub mod server;
