@@ -153,22 +153,40 @@ pub(crate) fn normalize_bars(
         }
     }
     let height = df.height();
+    // Convert one column at a time, dropping each original once converted, so that at
+    // most one extra column is alive; every column ends up in one chunk.
+    let mut originals: Vec<Column> = df.into_columns();
+    let mut take = |name: &str| -> Option<Column> {
+        let k = originals.iter().position(|c| c.name().as_str() == name)?;
+        Some(originals.swap_remove(k))
+    };
     let mut columns = Vec::with_capacity(BAR_COLUMNS.len() + OPTIONAL_COLUMNS.len());
-    columns.push(symbol_column(&df, origin)?);
-    columns.push(date_column(&df, origin)?);
+    columns.push(single_chunk(symbol_column(
+        take(SYMBOL).expect("checked"),
+        origin,
+    )?));
+    columns.push(single_chunk(date_column(
+        take(DATE).expect("checked"),
+        origin,
+    )?));
     for name in PRICE_COLUMNS.iter().chain(std::iter::once(&VWAP)) {
-        if df.column(name).is_ok() {
-            columns.push(float_column(&df, name, origin)?);
+        if let Some(col) = take(name) {
+            columns.push(single_chunk(float_column(col, origin)?));
         }
     }
-    if df.column(TRADE_COUNT).is_ok() {
-        columns.push(int_column(&df, TRADE_COUNT, origin)?);
+    if let Some(col) = take(TRADE_COUNT) {
+        columns.push(single_chunk(int_column(col, origin)?));
     }
+    drop(originals);
     DataFrame::new(height, columns).map_err(AnalyticsError::polars(origin.name.to_string()))
 }
 
-fn column<'a>(df: &'a DataFrame, name: &str) -> &'a Column {
-    df.column(name).expect("presence checked")
+fn single_chunk(col: Column) -> Column {
+    if col.n_chunks() > 1 {
+        col.rechunk()
+    } else {
+        col
+    }
 }
 
 fn type_error(
@@ -185,8 +203,7 @@ fn type_error(
     }
 }
 
-fn symbol_column(df: &DataFrame, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
-    let col = column(df, SYMBOL);
+fn symbol_column(col: Column, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
     if col.dtype() != &DataType::String {
         return Err(type_error(origin, SYMBOL, col.dtype(), "string"));
     }
@@ -201,7 +218,7 @@ fn symbol_column(df: &DataFrame, origin: Origin<'_>) -> Result<Column, Analytics
     {
         return Err(origin.bad_value(row, SYMBOL, "", "empty symbol"));
     }
-    Ok(col.clone())
+    Ok(col)
 }
 
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
@@ -236,10 +253,9 @@ pub(crate) fn date_from_days(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
 }
 
-fn date_column(df: &DataFrame, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
-    let col = column(df, DATE);
+fn date_column(col: Column, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
     let out = match col.dtype() {
-        DataType::Date => col.clone(),
+        DataType::Date => col,
         DataType::Datetime(_, _) => {
             col.cast(&DataType::Date)
                 .map_err(AnalyticsError::polars(format!(
@@ -287,10 +303,11 @@ fn date_column(df: &DataFrame, origin: Origin<'_>) -> Result<Column, AnalyticsEr
     Ok(out)
 }
 
-fn float_column(df: &DataFrame, name: &str, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
-    let col = column(df, name);
+fn float_column(col: Column, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
+    let name = col.name().to_string();
+    let name = name.as_str();
     match col.dtype() {
-        DataType::Float64 => Ok(col.clone()),
+        DataType::Float64 => Ok(col),
         dt if dt.is_primitive_numeric() => {
             col.cast(&DataType::Float64)
                 .map_err(AnalyticsError::polars(format!(
@@ -316,10 +333,11 @@ fn float_column(df: &DataFrame, name: &str, origin: Origin<'_>) -> Result<Column
     }
 }
 
-fn int_column(df: &DataFrame, name: &str, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
-    let col = column(df, name);
+fn int_column(col: Column, origin: Origin<'_>) -> Result<Column, AnalyticsError> {
+    let name = col.name().to_string();
+    let name = name.as_str();
     match col.dtype() {
-        DataType::Int64 => Ok(col.clone()),
+        DataType::Int64 => Ok(col),
         dt if dt.is_integer() => {
             col.cast(&DataType::Int64)
                 .map_err(AnalyticsError::polars(format!(
