@@ -19,13 +19,13 @@ pub(crate) struct Prepared {
     pub groups: Vec<(usize, usize)>,
 }
 
-enum Order {
+pub(crate) enum Order {
     Sorted(Vec<(usize, usize)>),
     Unsorted,
 }
 
 /// Finds the symbol groups if the frame is sorted by (symbol, date); rejects duplicates.
-fn scan_order(df: &DataFrame, origin: Origin<'_>) -> Result<Order, AnalyticsError> {
+pub(crate) fn scan_order(df: &DataFrame, origin: Origin<'_>) -> Result<Order, AnalyticsError> {
     let symbols = df
         .column(SYMBOL)
         .and_then(|c| c.str())
@@ -222,7 +222,7 @@ pub(crate) fn compute_indicators_named(
     bars: DataFrame,
     name: &str,
 ) -> Result<DataFrame, AnalyticsError> {
-    let origin = Origin { name, csv: false };
+    let origin = Origin::frame(name);
     let Prepared { df, groups } = prepare(bars, origin)?;
     let n = df.height();
     let mut out: Vec<Vec<f64>> = (0..N_METRICS).map(|_| vec![f64::NAN; n]).collect();

@@ -28,10 +28,23 @@ pub(crate) struct Origin<'a> {
     pub name: &'a str,
     /// CSV read as text: report file lines too.
     pub csv: bool,
+    /// Rows of the input before this frame (when it is read in batches).
+    pub row_offset: usize,
+}
+
+impl<'a> Origin<'a> {
+    pub fn frame(name: &'a str) -> Self {
+        Origin {
+            name,
+            csv: false,
+            row_offset: 0,
+        }
+    }
 }
 
 impl Origin<'_> {
     fn bad_value(&self, row0: usize, column: &str, value: &str, problem: &str) -> AnalyticsError {
+        let row0 = row0 + self.row_offset;
         if self.csv {
             AnalyticsError::BadCsvValue {
                 input: self.name.to_string(),
@@ -66,7 +79,14 @@ pub(crate) fn read_bars_csv_named(bytes: &[u8], name: &str) -> Result<DataFrame,
         .into_reader_with_file_handle(Cursor::new(bytes))
         .finish()
         .map_err(AnalyticsError::polars(format!("{name}: cannot read CSV")))?;
-    normalize_bars(df, Origin { name, csv: true })
+    normalize_bars(
+        df,
+        Origin {
+            name,
+            csv: true,
+            row_offset: 0,
+        },
+    )
 }
 
 /// Reads bars from a `.csv` or `.parquet` file. In Parquet, `date` may be a Date, a
@@ -99,7 +119,7 @@ pub fn read_bars_parquet(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
     read_bars_parquet_from(Cursor::new(bytes), "Parquet input")
 }
 
-fn read_bars_parquet_from<R: polars::io::mmap::MmapBytesReader>(
+pub(crate) fn read_bars_parquet_from<R: polars::io::mmap::MmapBytesReader>(
     reader: R,
     name: &str,
 ) -> Result<DataFrame, AnalyticsError> {
@@ -120,7 +140,7 @@ fn read_bars_parquet_from<R: polars::io::mmap::MmapBytesReader>(
         .map_err(AnalyticsError::polars(format!(
             "{name}: cannot read Parquet"
         )))?;
-    normalize_bars(df, Origin { name, csv: false })
+    normalize_bars(df, Origin::frame(name))
 }
 
 pub(crate) fn extension(path: &Path) -> Option<String> {

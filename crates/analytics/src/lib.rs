@@ -23,7 +23,9 @@ pub use io::{
     BAR_COLUMNS, read_bars, read_bars_csv, read_bars_parquet, write_csv, write_frame, write_parquet,
 };
 pub use kernels::INDICATOR_NAMES;
-pub use screen::{ScreenOutcome, ScreenSummary, screen_latest};
+pub use screen::{
+    ScreenOutcome, ScreenSummary, screen_latest, screen_latest_file, screen_latest_parquet,
+};
 pub use screens::{
     BAR_METRICS, Condition, DEFAULT_SCREENS_TOML, Op, Operand, Screen, ScreenSet, Sort,
     metric_names,

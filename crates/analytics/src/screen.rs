@@ -5,15 +5,21 @@
 //! window metrics are computed once (see [`crate::kernels::compute_last`]). The values
 //! are bit-identical to the last row of `compute_indicators`.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::error::AnalyticsError;
-use crate::indicators::{Columns, metric_column, nullable_f64, prepare, split_groups, threads};
-use crate::io::{DATE, Origin, SYMBOL, days_since_epoch};
-use crate::kernels::{self, INDICATOR_NAMES, N_METRICS};
+use crate::indicators::{
+    Columns, Order, metric_column, nullable_f64, prepare, scan_order, split_groups, threads,
+};
+use crate::io::{
+    BAR_COLUMNS, DATE, Origin, SYMBOL, date_from_days, days_since_epoch, extension, normalize_bars,
+    read_bars_csv_named, read_bars_parquet_from,
+};
+use crate::kernels::{self, INDICATOR_NAMES, N_METRICS, SymbolBars};
 use crate::screens::{BAR_METRICS, Operand, Screen, ScreenSet};
 
 /// One screen's result.
@@ -40,14 +46,42 @@ pub struct ScreenOutcome {
     pub phases: Vec<(&'static str, Duration)>,
 }
 
-/// Latest-bar values of every symbol, column-major; NaN = null.
+/// Latest-bar values of the screened symbols, in symbol order, column-major; NaN = null.
 struct Latest {
-    rows: Vec<usize>,
+    symbols: Vec<String>,
+    dates: Vec<i32>,
     bars: [Vec<f64>; 5],
     metrics: Vec<Vec<f64>>,
 }
 
 impl Latest {
+    fn new() -> Self {
+        Latest {
+            symbols: Vec::new(),
+            dates: Vec::new(),
+            bars: Default::default(),
+            metrics: (0..N_METRICS).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    /// Records a symbol whose latest bar is the last of `b`.
+    fn push(&mut self, symbol: &str, b: &SymbolBars<'_>, metrics: &[f64; N_METRICS]) {
+        let i = b.len() - 1;
+        self.symbols.push(symbol.to_string());
+        self.dates.push(b.dates[i]);
+        let values = [b.open[i], b.high[i], b.low[i], b.close[i], b.volume[i]];
+        for (col, v) in self.bars.iter_mut().zip(values) {
+            col.push(if v.is_finite() { v } else { f64::NAN });
+        }
+        for (col, &v) in self.metrics.iter_mut().zip(metrics) {
+            col.push(v);
+        }
+    }
+
     fn metric(&self, name: &str) -> &[f64] {
         if let Some(k) = BAR_METRICS.iter().position(|m| *m == name) {
             return &self.bars[k];
@@ -57,6 +91,59 @@ impl Latest {
             .position(|m| *m == name)
             .expect("screen metrics are checked when parsed");
         &self.metrics[m]
+    }
+}
+
+/// Cuts a symbol's rows `[start, end)` at the last date on or before `cutoff`.
+fn cut(dates: &[i32], (start, end): (usize, usize), cutoff: Option<i32>) -> Option<(usize, usize)> {
+    let end = match cutoff {
+        Some(c) => start + dates[start..end].partition_point(|&d| d <= c),
+        None => end,
+    };
+    (end > start).then_some((start, end))
+}
+
+/// Runs the last-bar kernels over whole symbol groups of one frame, across threads, and
+/// appends the results in group order.
+fn latest_of_groups(
+    cols: &Columns<'_>,
+    symbols: &StringChunked,
+    groups: &[(usize, usize)],
+    cutoff: Option<i32>,
+    latest: &mut Latest,
+) {
+    let ends: Vec<(usize, usize)> = groups
+        .iter()
+        .filter_map(|&g| cut(&cols.dates, g, cutoff))
+        .collect();
+    let parts = split_groups(&ends, threads());
+    let per_part: Vec<Vec<[f64; N_METRICS]>> = if parts.len() <= 1 {
+        vec![
+            ends.iter()
+                .map(|&g| kernels::compute_last(&cols.symbol(g)))
+                .collect(),
+        ]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|&g| kernels::compute_last(&cols.symbol(g)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("kernel threads do not panic"))
+                .collect()
+        })
+    };
+    for (&g, metrics) in ends.iter().zip(per_part.iter().flatten()) {
+        let symbol = symbols.get(g.0).unwrap_or_default();
+        latest.push(symbol, &cols.symbol(g), metrics);
     }
 }
 
@@ -77,81 +164,246 @@ pub(crate) fn screen_latest_named(
     name: &str,
 ) -> Result<ScreenOutcome, AnalyticsError> {
     let mut phases = Phases::new();
-    let prepared = prepare(bars, Origin { name, csv: false })?;
+    let prepared = prepare(bars, Origin::frame(name))?;
     phases.mark("check and sort bars");
     let df = &prepared.df;
     let cols = Columns::new(df)?;
-    phases.mark("borrow columns");
-    let cutoff = as_of.map(days_since_epoch);
-
-    // Each symbol's last row on or before the cutoff.
-    let ends: Vec<(usize, usize)> = prepared
-        .groups
-        .iter()
-        .filter_map(|&(start, end)| {
-            let end = match cutoff {
-                Some(c) => start + cols.dates[start..end].partition_point(|&d| d <= c),
-                None => end,
-            };
-            (end > start).then_some((start, end))
-        })
-        .collect();
-
-    let parts = split_groups(&ends, threads());
-    let per_part: Vec<Vec<[f64; N_METRICS]>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|part| {
-                let cols = &cols;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|&g| kernels::compute_last(&cols.symbol(g)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("kernel threads do not panic"))
-            .collect()
-    });
-
+    let symbols = df
+        .column(SYMBOL)
+        .and_then(|c| c.str())
+        .map_err(AnalyticsError::polars(name.to_string()))?;
+    let mut latest = Latest::new();
+    latest_of_groups(
+        &cols,
+        symbols,
+        &prepared.groups,
+        as_of.map(days_since_epoch),
+        &mut latest,
+    );
     phases.mark("kernels");
-    let n = ends.len();
-    let mut latest = Latest {
-        rows: ends.iter().map(|&(_, end)| end - 1).collect(),
-        bars: Default::default(),
-        metrics: (0..N_METRICS).map(|_| Vec::with_capacity(n)).collect(),
+    outcome(latest, screens, phases)
+}
+
+/// Like [`screen_latest`] on the bars in a `.csv` or `.parquet` file. Parquet sorted by
+/// (symbol, date) is read one row group at a time, so memory stays about one row group
+/// plus the results whatever the file's size; other Parquet is read whole and sorted.
+pub fn screen_latest_file(
+    path: &Path,
+    screens: &ScreenSet,
+    as_of: Option<NaiveDate>,
+) -> Result<ScreenOutcome, AnalyticsError> {
+    let name = path.display().to_string();
+    let io_err = |source| AnalyticsError::Io {
+        path: path.to_path_buf(),
+        source,
     };
-    let inputs = [&cols.open, &cols.high, &cols.low, &cols.close, &cols.volume];
-    for (k, input) in inputs.iter().enumerate() {
-        latest.bars[k] = latest
-            .rows
-            .iter()
-            .map(|&r| {
-                if input[r].is_finite() {
-                    input[r]
-                } else {
-                    f64::NAN
-                }
-            })
-            .collect();
+    match extension(path).as_deref() {
+        Some("parquet") | Some("pq") => stream_parquet(
+            || std::fs::File::open(path).map_err(io_err),
+            &name,
+            screens,
+            as_of,
+        ),
+        Some("csv") => {
+            let bytes = std::fs::read(path).map_err(io_err)?;
+            let bars = read_bars_csv_named(&bytes, &name)?;
+            screen_latest_named(bars, screens, as_of, &name)
+        }
+        _ => Err(AnalyticsError::UnsupportedFormat {
+            path: path.to_path_buf(),
+        }),
     }
-    for row in per_part.iter().flatten() {
-        for (m, &v) in row.iter().enumerate() {
-            latest.metrics[m].push(v);
+}
+
+/// Like [`screen_latest_file`] on Parquet bytes.
+pub fn screen_latest_parquet(
+    bytes: &[u8],
+    screens: &ScreenSet,
+    as_of: Option<NaiveDate>,
+) -> Result<ScreenOutcome, AnalyticsError> {
+    stream_parquet(
+        || Ok(std::io::Cursor::new(bytes)),
+        "Parquet input",
+        screens,
+        as_of,
+    )
+}
+
+/// One symbol's rows carried from one row group into the next.
+#[derive(Default)]
+struct Carry {
+    symbol: String,
+    dates: Vec<i32>,
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+}
+
+impl Carry {
+    fn extend(&mut self, cols: &Columns<'_>, (start, end): (usize, usize)) {
+        self.dates.extend_from_slice(&cols.dates[start..end]);
+        self.open.extend_from_slice(&cols.open[start..end]);
+        self.high.extend_from_slice(&cols.high[start..end]);
+        self.low.extend_from_slice(&cols.low[start..end]);
+        self.close.extend_from_slice(&cols.close[start..end]);
+        self.volume.extend_from_slice(&cols.volume[start..end]);
+    }
+
+    fn finish(&self, cutoff: Option<i32>, latest: &mut Latest) {
+        if let Some((_, end)) = cut(&self.dates, (0, self.dates.len()), cutoff) {
+            let b = SymbolBars {
+                dates: &self.dates[..end],
+                open: &self.open[..end],
+                high: &self.high[..end],
+                low: &self.low[..end],
+                close: &self.close[..end],
+                volume: &self.volume[..end],
+            };
+            latest.push(&self.symbol, &b, &kernels::compute_last(&b));
         }
     }
+}
 
-    let idx = IdxCa::from_vec(
-        "idx".into(),
-        latest.rows.iter().map(|&r| r as IdxSize).collect(),
+/// Streams a Parquet file row group by row group; falls back to reading it whole and
+/// sorting when it is not sorted by (symbol, date).
+fn stream_parquet<R, F>(
+    open: F,
+    name: &str,
+    screens: &ScreenSet,
+    as_of: Option<NaiveDate>,
+) -> Result<ScreenOutcome, AnalyticsError>
+where
+    R: polars::io::mmap::MmapBytesReader,
+    F: Fn() -> Result<R, AnalyticsError>,
+{
+    let mut phases = Phases::new();
+    let cannot = || format!("{name}: cannot read Parquet");
+    let mut reader = ParquetReader::new(open()?);
+    let metadata = reader
+        .get_metadata()
+        .map_err(AnalyticsError::polars(cannot()))?
+        .clone();
+    let schema = reader.schema().map_err(AnalyticsError::polars(cannot()))?;
+    let present: Vec<String> = schema.iter_names().map(|c| c.to_string()).collect();
+    for required in BAR_COLUMNS {
+        if !present.iter().any(|c| c == required) {
+            return Err(AnalyticsError::MissingColumn {
+                input: name.to_string(),
+                column: required.to_string(),
+                present: present.join(", "),
+            });
+        }
+    }
+    let wanted: Vec<String> = BAR_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let cutoff = as_of.map(days_since_epoch);
+    let mut latest = Latest::new();
+    let mut carry: Option<Carry> = None;
+    let mut offset = 0;
+    for row_group in &metadata.row_groups {
+        let rows = row_group.num_rows();
+        let mut reader = ParquetReader::new(open()?);
+        reader.set_metadata(metadata.clone());
+        let df = reader
+            .with_columns(Some(wanted.clone()))
+            .with_slice(Some((offset, rows)))
+            .finish()
+            .map_err(AnalyticsError::polars(cannot()))?;
+        let origin = Origin {
+            name,
+            csv: false,
+            row_offset: offset,
+        };
+        offset += rows;
+        let df = normalize_bars(df, origin)?;
+        if df.height() == 0 {
+            continue;
+        }
+        let Order::Sorted(mut groups) = scan_order(&df, origin)? else {
+            return fallback(open, name, screens, as_of);
+        };
+        let cols = Columns::new(&df)?;
+        let symbols = df
+            .column(SYMBOL)
+            .and_then(|c| c.str())
+            .map_err(AnalyticsError::polars(name.to_string()))?;
+        let first_symbol = symbols.get(0).unwrap_or_default();
+        if let Some(mut c) = carry.take() {
+            match c.symbol.as_str().cmp(first_symbol) {
+                std::cmp::Ordering::Greater => return fallback(open, name, screens, as_of),
+                std::cmp::Ordering::Less => c.finish(cutoff, &mut latest),
+                std::cmp::Ordering::Equal => {
+                    let (last, first) = (*c.dates.last().expect("non-empty"), cols.dates[0]);
+                    if last == first {
+                        return Err(AnalyticsError::DuplicateBar {
+                            input: name.to_string(),
+                            symbol: c.symbol,
+                            date: date_from_days(first).to_string(),
+                        });
+                    }
+                    if last > first {
+                        return fallback(open, name, screens, as_of);
+                    }
+                    c.extend(&cols, groups[0]);
+                    groups.remove(0);
+                    if groups.is_empty() {
+                        carry = Some(c);
+                        continue;
+                    }
+                    c.finish(cutoff, &mut latest);
+                }
+            }
+        }
+        // The last symbol may go on in the next row group: carry it.
+        let last = groups.pop().expect("a non-empty frame has a group");
+        latest_of_groups(&cols, symbols, &groups, cutoff, &mut latest);
+        let mut c = Carry {
+            symbol: symbols.get(last.0).unwrap_or_default().to_string(),
+            ..Carry::default()
+        };
+        c.extend(&cols, last);
+        carry = Some(c);
+    }
+    if let Some(c) = carry {
+        c.finish(cutoff, &mut latest);
+    }
+    phases.mark("read Parquet and kernels");
+    outcome(latest, screens, phases)
+}
+
+/// Reads the whole file, sorts it and screens it (Parquet not sorted by symbol and date).
+fn fallback<R, F>(
+    open: F,
+    name: &str,
+    screens: &ScreenSet,
+    as_of: Option<NaiveDate>,
+) -> Result<ScreenOutcome, AnalyticsError>
+where
+    R: polars::io::mmap::MmapBytesReader,
+    F: Fn() -> Result<R, AnalyticsError>,
+{
+    let bars = read_bars_parquet_from(open()?, name)?;
+    screen_latest_named(bars, screens, as_of, name)
+}
+
+/// Builds the results frame and the screen summaries from the latest-bar values.
+fn outcome(
+    latest: Latest,
+    screens: &ScreenSet,
+    mut phases: Phases,
+) -> Result<ScreenOutcome, AnalyticsError> {
+    let n = latest.len();
+    let mut columns: Vec<Column> = Vec::with_capacity(2 + BAR_METRICS.len() + N_METRICS);
+    columns.push(
+        StringChunked::from_iter_values(SYMBOL.into(), latest.symbols.iter().map(String::as_str))
+            .into_column(),
     );
-    let keys = df
-        .select([SYMBOL, DATE])
-        .and_then(|k| k.take(&idx))
-        .map_err(AnalyticsError::polars("selecting latest bars"))?;
-    let mut columns: Vec<Column> = keys.columns().to_vec();
+    columns.push(
+        Int32Chunked::from_vec(DATE.into(), latest.dates.clone())
+            .into_date()
+            .into_column(),
+    );
     for (k, name) in BAR_METRICS.iter().enumerate() {
         columns.push(nullable_f64(name, latest.bars[k].clone()));
     }
@@ -159,21 +411,14 @@ pub(crate) fn screen_latest_named(
         columns.push(metric_column(m, values.clone()));
     }
     let base = DataFrame::new(n, columns).map_err(AnalyticsError::polars("building results"))?;
-
-    let symbols: Vec<String> = base
-        .column(SYMBOL)
-        .and_then(|c| c.str())
-        .map_err(AnalyticsError::polars("results"))?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect();
+    let symbols = &latest.symbols;
 
     phases.mark("latest-bar frame");
     let mut results = base.clone();
     let mut summaries = Vec::with_capacity(screens.screens.len());
     for screen in &screens.screens {
         let pass = evaluate(screen, &latest);
-        let order = rank_order(screen, &latest, &pass, &symbols);
+        let order = rank_order(screen, &latest, &pass, symbols);
         let mut rank: Vec<Option<u32>> = vec![None; n];
         for (k, &i) in order.iter().enumerate() {
             rank[i] = Some(k as u32 + 1);
@@ -224,7 +469,7 @@ pub(crate) fn screen_latest_named(
 }
 
 fn evaluate(screen: &Screen, latest: &Latest) -> Vec<bool> {
-    let n = latest.rows.len();
+    let n = latest.len();
     let mut pass = vec![true; n];
     for c in &screen.conditions {
         let lhs = latest.metric(&c.metric);

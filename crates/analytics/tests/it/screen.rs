@@ -181,3 +181,86 @@ limit = 1
         .collect();
     assert_eq!(rank, [None, Some(1), Some(2)]); // DOWN, FAST, SLOW
 }
+
+/// Parquet bytes of `df` with row groups of `rows` rows.
+fn parquet(df: &DataFrame, rows: usize) -> Vec<u8> {
+    let mut df = df.clone();
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .with_row_group_size(Some(rows))
+        .finish(&mut df)
+        .unwrap();
+    buf
+}
+
+fn many_symbols() -> DataFrame {
+    let mut rows = String::new();
+    for (k, sym) in ["AA", "BB", "CC", "DD", "EE"].iter().enumerate() {
+        let n = 30 + 17 * k;
+        let closes: Vec<f64> = (0..n)
+            .map(|i| 20.0 + 5.0 * ((i as f64) * 0.3 + k as f64).sin() + i as f64 * 0.1)
+            .collect();
+        rows.push_str(&liquid(sym, &closes));
+    }
+    frame(&rows)
+}
+
+#[test]
+fn streaming_parquet_row_groups_gives_the_same_results_as_the_frame() {
+    let df = many_symbols();
+    let screens = ScreenSet::default_screens();
+    let d = chrono::NaiveDate::from_ymd_opt(2024, 2, 10).unwrap();
+    for as_of in [None, Some(d)] {
+        let expected = screen_latest(df.clone(), &screens, as_of).unwrap();
+        for rows in [2, 7, 29, 10_000] {
+            let got =
+                screener_analytics::screen_latest_parquet(&parquet(&df, rows), &screens, as_of)
+                    .unwrap();
+            assert!(
+                got.results.equals_missing(&expected.results),
+                "row groups of {rows}, as of {as_of:?}:\n{}\n{}",
+                got.results,
+                expected.results
+            );
+        }
+    }
+}
+
+#[test]
+fn unsorted_parquet_falls_back_to_sorting_and_gives_the_same_results() {
+    let df = many_symbols();
+    let screens = ScreenSet::default_screens();
+    let expected = screen_latest(df.clone(), &screens, None).unwrap();
+    let n = df.height() as IdxSize;
+    let reversed = df
+        .take(&IdxCa::from_vec("i".into(), (0..n).rev().collect()))
+        .unwrap();
+    let got =
+        screener_analytics::screen_latest_parquet(&parquet(&reversed, 10), &screens, None).unwrap();
+    assert!(got.results.equals_missing(&expected.results));
+}
+
+#[test]
+fn a_duplicate_bar_across_row_groups_is_refused() {
+    let df = frame("A,2024-01-01,1,1,1,1,1\nA,2024-01-02,1,1,1,2,1\nA,2024-01-02,1,1,1,3,1\n");
+    let err = screener_analytics::screen_latest_parquet(
+        &parquet(&df, 2),
+        &ScreenSet::default_screens(),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("symbol `A` on 2024-01-02"), "{err}");
+}
+
+#[test]
+fn screening_a_csv_file_equals_screening_its_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bars.csv");
+    let mut df = many_symbols();
+    std::fs::write(&path, screener_analytics::write_csv(&mut df).unwrap()).unwrap();
+    let screens = ScreenSet::default_screens();
+    let got = screener_analytics::screen_latest_file(&path, &screens, None).unwrap();
+    let expected = screen_latest(df, &screens, None).unwrap();
+    assert!(got.results.equals_missing(&expected.results));
+}
