@@ -2,6 +2,7 @@
 //! runner ([`runner`]) and the end-of-run summary ([`summary`]). The binary in `main.rs`
 //! parses flags and calls these; the integration tests in `tests/` call them directly.
 
+pub mod remote_cmd;
 pub mod runner;
 pub mod states_cmd;
 pub mod steps;

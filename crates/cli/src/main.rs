@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
+use screener_cli::remote_cmd::RemoteCommand;
 use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::states_cmd::StatesCommand;
 use screener_cli::steps::{LocalInvoker, invoke_step};
@@ -42,6 +43,9 @@ enum Command {
     /// Validate or run any Amazon States Language definition with the local interpreter.
     #[command(subcommand)]
     States(StatesCommand),
+    /// Start, watch and redrive runs of the deployed workflow in AWS Step Functions.
+    #[command(subcommand)]
+    Remote(RemoteCommand),
 }
 
 #[derive(Args)]
@@ -147,6 +151,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => run(args).await,
         Command::Invoke(args) => invoke(args).await,
         Command::States(command) => states(command).await,
+        Command::Remote(command) => screener_cli::remote_cmd::run(command).await,
     };
     match result {
         Ok(code) => code,
