@@ -15,6 +15,11 @@ use screener_core::workflow::{
 };
 use screener_core::{Deps, Symbol};
 
+/// `report.html` for people, written before the manifest lists it.
+pub mod report;
+/// Telegram alerts, sent after `latest.json` has moved.
+pub mod alerts;
+
 pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, StepError> {
     let started = Instant::now();
     let run = &input.run;
@@ -141,6 +146,10 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
     manifest
         .durations_ms
         .insert("publish".to_string(), started.elapsed().as_millis() as u64);
+    // For people; a report that can't be made is logged and left out, never a failed run.
+    if report::publish_report(deps, &manifest, &batches).await {
+        manifest.files.push(report::FILE.into());
+    }
     manifest.files.push("manifest.json".into());
     let body = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     deps.store
@@ -163,6 +172,8 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
         .put(keys::LATEST, body, "application/json")
         .await?;
     tracing::info!(%date, run_id = %run.run_id, screened = counts.screened, "published");
+    // After latest.json moved: alert failures are logged, never a failed run.
+    alerts::after_publish(deps, &manifest).await;
     Ok(PublishOutput {
         run_date: date,
         manifest_key,

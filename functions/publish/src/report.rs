@@ -1,0 +1,738 @@
+//! `report.html`: one self-contained page per run date for people (no external assets: the
+//! styles, the sorting script and the charts are inline). Per screen a sortable table of its
+//! top candidates; for each of the first few candidates an SVG chart of the close, the
+//! trailing 52-week high and the drawdown from it, drawn from the run's valid bars; and the
+//! run's health: counts, rejections with reasons, failed batches, step durations.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
+
+use screener_core::workflow::{BatchResult, BatchStatus, Manifest, ScreenCount, keys};
+use screener_core::{Deps, ports::StoreError};
+
+/// The report's file name under the results prefix.
+pub const FILE: &str = "report.html";
+
+/// Writes `results/date=D/report.html` for `manifest`; answers whether it was written. The
+/// report is for people: when it can't be made, the error is logged and the data files are
+/// published regardless.
+pub async fn publish_report(deps: &Deps, manifest: &Manifest, batches: &[BatchResult]) -> bool {
+    let html = match build(deps, manifest, batches).await {
+        Ok(html) => html,
+        Err(error) => {
+            tracing::error!(%error, "report.html could not be made; publishing without it");
+            return false;
+        }
+    };
+    let key = keys::results_file(manifest.date, FILE);
+    match deps
+        .store
+        .put(&key, html.into_bytes(), "text/html; charset=utf-8")
+        .await
+    {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(%error, "report.html could not be written; publishing without it");
+            false
+        }
+    }
+}
+
+async fn build(deps: &Deps, manifest: &Manifest, batches: &[BatchResult]) -> Result<String, String> {
+    let mut tops = Vec::new();
+    for screen in &manifest.screens {
+        let bytes = deps
+            .store
+            .get(&screen.top_key)
+            .await
+            .map_err(|e| e.to_string())?;
+        tops.push(
+            TopList::parse(screen.clone(), &bytes).map_err(|e| format!("{}: {e}", screen.top_key))?,
+        );
+    }
+    let history = read_history(deps, batches, &charted_symbols(&tops))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(render(manifest, &tops, &history))
+}
+
+/// Candidates charted per screen (the table shows the whole top list).
+pub const CHARTED_PER_SCREEN: usize = 10;
+/// Sessions in the trailing high (52 weeks).
+const HIGH_WINDOW: usize = 252;
+
+/// One session of history for a chart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Days since 1970-01-01, for the x axis.
+    pub day: i32,
+    pub high: f64,
+    pub close: f64,
+}
+
+/// A screen's top list as published (`top-<screen>.csv`).
+#[derive(Debug, Clone)]
+pub struct TopList {
+    pub screen: ScreenCount,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl TopList {
+    pub fn parse(screen: ScreenCount, csv_bytes: &[u8]) -> Result<TopList, csv::Error> {
+        let mut reader = csv::Reader::from_reader(csv_bytes);
+        let headers = reader.headers()?.iter().map(str::to_string).collect();
+        let rows = reader
+            .records()
+            .map(|r| r.map(|r| r.iter().map(str::to_string).collect()))
+            .collect::<Result<_, _>>()?;
+        Ok(TopList {
+            screen,
+            headers,
+            rows,
+        })
+    }
+
+    fn column(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == name)
+    }
+
+    /// The first `n` symbols, in rank order.
+    pub fn symbols(&self, n: usize) -> Vec<String> {
+        let Some(c) = self.column("symbol") else {
+            return Vec::new();
+        };
+        self.rows.iter().take(n).map(|r| r[c].clone()).collect()
+    }
+}
+
+/// The symbols that get a chart: the first [`CHARTED_PER_SCREEN`] of every screen.
+pub fn charted_symbols(tops: &[TopList]) -> BTreeSet<String> {
+    tops.iter()
+        .flat_map(|t| t.symbols(CHARTED_PER_SCREEN))
+        .collect()
+}
+
+/// The history of `symbols` from the run's valid bars (the batches' `valid_key` CSVs).
+pub async fn read_history(
+    deps: &Deps,
+    batches: &[BatchResult],
+    symbols: &BTreeSet<String>,
+) -> Result<HashMap<String, Vec<Point>>, StoreError> {
+    let mut history: HashMap<String, Vec<Point>> = HashMap::new();
+    if symbols.is_empty() {
+        return Ok(history);
+    }
+    for batch in batches.iter().filter(|b| b.status == BatchStatus::Ok) {
+        let Some(key) = &batch.valid_key else {
+            continue;
+        };
+        let bytes = deps.store.get(key).await?;
+        let mut reader = csv::Reader::from_reader(&bytes[..]);
+        let Ok(headers) = reader.byte_headers().cloned() else {
+            continue;
+        };
+        let find = |name: &[u8]| headers.iter().position(|h| h == name);
+        let (Some(sc), Some(dc), Some(hc), Some(cc)) = (
+            find(b"symbol"),
+            find(b"date"),
+            find(b"high"),
+            find(b"close"),
+        ) else {
+            tracing::warn!(
+                key,
+                "valid bars without symbol/date/high/close columns; no charts from it"
+            );
+            continue;
+        };
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).unwrap_or(false) {
+            let Some(symbol) = record.get(sc).and_then(|s| std::str::from_utf8(s).ok()) else {
+                continue;
+            };
+            if !symbols.contains(symbol) {
+                continue;
+            }
+            let text = |c: usize| record.get(c).and_then(|s| std::str::from_utf8(s).ok());
+            let point = (|| {
+                let date = text(dc)?.parse::<chrono::NaiveDate>().ok()?;
+                Some(Point {
+                    day: (date - chrono::NaiveDate::default()).num_days() as i32,
+                    high: text(hc)?.parse().ok()?,
+                    close: text(cc)?.parse().ok()?,
+                })
+            })();
+            if let Some(point) = point {
+                history.entry(symbol.to_string()).or_default().push(point);
+            }
+        }
+    }
+    for points in history.values_mut() {
+        points.sort_by_key(|p| p.day);
+    }
+    Ok(history)
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Columns of the screen tables, with how each is shown.
+const TABLE_COLUMNS: [(&str, &str, Format); 11] = [
+    ("rank", "#", Format::Int),
+    ("symbol", "Symbol", Format::Text),
+    ("close", "Close", Format::Price),
+    ("drawdown_180d", "Drawdown 180d", Format::Pct),
+    ("days_since_peak_180d", "Days since peak", Format::Int),
+    ("high_52w", "52w high", Format::Price),
+    ("pct_from_high_52w", "From 52w high", Format::Pct),
+    ("rsi_14", "RSI 14", Format::Dec1),
+    ("ret_21d", "Return 21d", Format::Pct),
+    ("ret_252d", "Return 252d", Format::Pct),
+    ("avg_volume_20", "Avg volume 20d", Format::Int),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Text,
+    Int,
+    Price,
+    Dec1,
+    Pct,
+}
+
+fn show(format: Format, cell: &str) -> String {
+    let Ok(v) = cell.parse::<f64>() else {
+        return escape(cell);
+    };
+    if !v.is_finite() {
+        return String::new();
+    }
+    match format {
+        Format::Text => escape(cell),
+        Format::Int => format!("{v:.0}"),
+        Format::Price => format!("{v:.2}"),
+        Format::Dec1 => format!("{v:.1}"),
+        Format::Pct => format!("{:+.1}%", v * 100.0),
+    }
+}
+
+/// The trailing 52-week high at each point (over the history available).
+fn trailing_high(points: &[Point]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut window: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    for (i, p) in points.iter().enumerate() {
+        while window.back().is_some_and(|&j| points[j].high <= p.high) {
+            window.pop_back();
+        }
+        window.push_back(i);
+        while window.front().is_some_and(|&j| j + HIGH_WINDOW <= i) {
+            window.pop_front();
+        }
+        out.push(points[*window.front().expect("window holds i")].high);
+    }
+    out
+}
+
+fn date_label(day: i32) -> String {
+    (chrono::NaiveDate::default() + chrono::Duration::days(i64::from(day))).to_string()
+}
+
+/// An SVG chart: close and trailing 52-week high above, drawdown from that high below.
+pub fn chart(symbol: &str, points: &[Point]) -> String {
+    const W: f64 = 640.0;
+    const LEFT: f64 = 56.0;
+    const RIGHT: f64 = 8.0;
+    const TOP: f64 = 22.0;
+    const PRICE_H: f64 = 150.0;
+    const GAP: f64 = 22.0;
+    const DD_H: f64 = 60.0;
+    const H: f64 = TOP + PRICE_H + GAP + DD_H + 20.0;
+    let id = escape(symbol);
+    let mut svg = format!(
+        "<svg class=\"chart\" data-symbol=\"{id}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\"><title>{id}: close, 52-week high and drawdown</title>"
+    );
+    if points.len() < 2 {
+        let _ = write!(
+            svg,
+            "<text x=\"{LEFT}\" y=\"{}\" class=\"muted\">{id}: not enough history to draw</text></svg>",
+            TOP + 20.0
+        );
+        return svg;
+    }
+    let highs = trailing_high(points);
+    let drawdowns: Vec<f64> = points
+        .iter()
+        .zip(&highs)
+        .map(|(p, h)| if *h > 0.0 { p.close / h - 1.0 } else { 0.0 })
+        .collect();
+    let (first, last) = (points[0].day as f64, points[points.len() - 1].day as f64);
+    let span = (last - first).max(1.0);
+    let x = |day: i32| LEFT + (day as f64 - first) / span * (W - LEFT - RIGHT);
+    let lo = points.iter().map(|p| p.close).fold(f64::INFINITY, f64::min);
+    let hi = highs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let range = (hi - lo).max(hi.abs() * 1e-6).max(1e-9);
+    let y = |v: f64| TOP + (hi - v) / range * PRICE_H;
+    let worst = drawdowns.iter().copied().fold(0.0f64, f64::min).min(-1e-6);
+    let dd_top = TOP + PRICE_H + GAP;
+    let y_dd = |v: f64| dd_top + (v / worst) * DD_H;
+    let path = |values: &mut dyn Iterator<Item = (f64, f64)>| {
+        let mut d = String::new();
+        for (i, (px, py)) in values.enumerate() {
+            let _ = write!(d, "{}{px:.1},{py:.1}", if i == 0 { "M" } else { " L" });
+        }
+        d
+    };
+    let close_path = path(&mut points.iter().map(|p| (x(p.day), y(p.close))));
+    let high_path = path(&mut points.iter().zip(&highs).map(|(p, h)| (x(p.day), y(*h))));
+    let mut dd_path = path(
+        &mut points
+            .iter()
+            .zip(&drawdowns)
+            .map(|(p, d)| (x(p.day), y_dd(*d))),
+    );
+    let _ = write!(
+        dd_path,
+        " L{:.1},{dd_top:.1} L{:.1},{dd_top:.1} Z",
+        x(points[points.len() - 1].day),
+        x(points[0].day)
+    );
+    let last_point = points[points.len() - 1];
+    let last_dd = drawdowns[drawdowns.len() - 1];
+    let _ = write!(
+        svg,
+        "<text x=\"{LEFT}\" y=\"14\" class=\"title\">{id} · close {:.2} · 52w high {:.2} · drawdown {:+.1}%</text>",
+        last_point.close,
+        highs[highs.len() - 1],
+        last_dd * 100.0
+    );
+    // Axes and labels.
+    let _ = write!(
+        svg,
+        "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{:.1}\"/>\
+         <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{hi:.2}</text>\
+         <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{lo:.2}</text>\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{dd_top:.1}\" x2=\"{:.1}\" y2=\"{dd_top:.1}\"/>\
+         <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">0%</text>\
+         <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}%</text>\
+         <text class=\"label\" x=\"{LEFT}\" y=\"{:.1}\">{}</text>\
+         <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+        dd_top + DD_H,
+        LEFT - 4.0,
+        TOP + 4.0,
+        LEFT - 4.0,
+        TOP + PRICE_H,
+        W - RIGHT,
+        LEFT - 4.0,
+        dd_top + 4.0,
+        LEFT - 4.0,
+        dd_top + DD_H,
+        worst * 100.0,
+        H - 4.0,
+        date_label(points[0].day),
+        W - RIGHT,
+        H - 4.0,
+        date_label(last_point.day),
+    );
+    let _ = write!(
+        svg,
+        "<path class=\"high\" d=\"{high_path}\"/><path class=\"close\" d=\"{close_path}\"/><path class=\"dd\" d=\"{dd_path}\"/>\
+         <g class=\"legend\"><text x=\"{:.1}\" y=\"14\" text-anchor=\"end\"><tspan class=\"k-close\">— close</tspan> <tspan class=\"k-high\">- - 52w high</tspan> <tspan class=\"k-dd\">▇ drawdown</tspan></text></g></svg>",
+        W - RIGHT
+    );
+    svg
+}
+
+const STYLE: &str = r#"
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
+header{background:#1d2733;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
+header p{margin:4px 0 0;color:#c9d1db}
+main{padding:16px 24px;max-width:1200px}
+section{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 16px;margin:0 0 16px}
+h2{font-size:17px;margin:4px 0 8px}h3{font-size:15px;margin:12px 0 6px}
+.notice{background:#fff4ce;border:1px solid #e6c65c;padding:8px 12px;border-radius:6px;margin:0 0 16px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:4px 8px;border-bottom:1px solid #eef1f4;text-align:right;white-space:nowrap}
+th:nth-child(2),td:nth-child(2){text-align:left}
+table.plain th,table.plain td{text-align:left;white-space:normal}
+th{background:#f0f3f6;position:sticky;top:0}
+table.sortable th{cursor:pointer;user-select:none}
+table.sortable th[aria-sort=ascending]::after{content:" ▲"}
+table.sortable th[aria-sort=descending]::after{content:" ▼"}
+.neg{color:#b3261e}.pos{color:#1b7f3b}.muted{color:#6b7785;fill:#6b7785}
+.charts{display:flex;flex-wrap:wrap;gap:12px}
+svg.chart{background:#fff;border:1px solid #eef1f4;max-width:100%;height:auto}
+svg .title{font-size:13px;font-weight:600;fill:#1d2733}
+svg .label{font-size:10px;fill:#6b7785}svg .axis{stroke:#c9d1db}
+svg .close{fill:none;stroke:#1f5fbf;stroke-width:1.5}
+svg .high{fill:none;stroke:#e08a00;stroke-width:1.2;stroke-dasharray:4 3}
+svg .dd{fill:#f2b8b5;stroke:#b3261e;stroke-width:.8}
+svg .legend{font-size:10px}svg .k-close{fill:#1f5fbf}svg .k-high{fill:#e08a00}svg .k-dd{fill:#b3261e}
+dl.counts{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px;margin:0}
+dl.counts div{background:#f6f7f9;border-radius:4px;padding:6px 8px}dl.counts dt{color:#6b7785;font-size:12px}
+dl.counts dd{margin:0;font-size:18px;font-weight:600}
+"#;
+
+/// Sorts a table by the clicked column: numbers by their `data-v`, text otherwise. Marks each
+/// table `data-sortable="ready"` once wired, which the headless-browser test checks.
+const SCRIPT: &str = r#"
+(function(){
+  function key(cell){var v=cell.getAttribute('data-v');if(v!==null&&v!==''){var n=parseFloat(v);if(!isNaN(n))return n;}return cell.textContent.trim().toLowerCase();}
+  function sortBy(table,col,th){
+    var body=table.tBodies[0];var rows=Array.prototype.slice.call(body.rows);
+    var asc=th.getAttribute('aria-sort')!=='ascending';
+    rows.sort(function(a,b){var x=key(a.cells[col]),y=key(b.cells[col]);
+      if(typeof x==='number'&&typeof y==='number')return asc?x-y:y-x;
+      if(typeof x==='number')return -1;if(typeof y==='number')return 1;
+      return asc?(x<y?-1:x>y?1:0):(x<y?1:x>y?-1:0);});
+    Array.prototype.forEach.call(table.tHead.rows[0].cells,function(c){c.removeAttribute('aria-sort');});
+    th.setAttribute('aria-sort',asc?'ascending':'descending');
+    rows.forEach(function(r){body.appendChild(r);});
+  }
+  var tables=document.querySelectorAll('table.sortable');
+  Array.prototype.forEach.call(tables,function(table){
+    Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th,col){
+      th.addEventListener('click',function(){sortBy(table,col,th);});
+    });
+    table.setAttribute('data-sortable','ready');
+  });
+  document.body.setAttribute('data-tables',String(tables.length));
+  document.body.setAttribute('data-charts',String(document.querySelectorAll('svg.chart').length));
+})();
+"#;
+
+fn sign_class(format: Format, cell: &str) -> &'static str {
+    match (format, cell.parse::<f64>()) {
+        (Format::Pct, Ok(v)) if v < 0.0 => " class=\"neg\"",
+        (Format::Pct, Ok(v)) if v > 0.0 => " class=\"pos\"",
+        _ => "",
+    }
+}
+
+fn screen_table(top: &TopList) -> String {
+    let columns: Vec<(usize, &str, Format)> = TABLE_COLUMNS
+        .iter()
+        .filter_map(|(name, label, f)| top.column(name).map(|i| (i, *label, *f)))
+        .collect();
+    let mut out = format!(
+        "<table class=\"sortable\" id=\"table-{}\"><thead><tr>",
+        escape(&top.screen.name)
+    );
+    for (_, label, _) in &columns {
+        let _ = write!(out, "<th>{}</th>", escape(label));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in &top.rows {
+        out.push_str("<tr>");
+        for (i, _, format) in &columns {
+            let cell = row.get(*i).map(String::as_str).unwrap_or("");
+            let _ = write!(
+                out,
+                "<td data-v=\"{}\"{}>{}</td>",
+                escape(cell),
+                sign_class(*format, cell),
+                show(*format, cell)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// The whole page.
+pub fn render(
+    manifest: &Manifest,
+    tops: &[TopList],
+    history: &HashMap<String, Vec<Point>>,
+) -> String {
+    let m = manifest;
+    let c = &m.counts;
+    let mut out = String::with_capacity(256 * 1024);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>Stock screen {date}</title><style>{STYLE}</style></head><body>\
+         <header><h1>Stock screen for {date}</h1><p>Run <code>{run}</code> · {source} · finished {finished} UTC</p></header><main>",
+        date = m.date,
+        run = escape(&m.run_id),
+        source = escape(&m.source.description),
+        finished = m.finished_at.format("%Y-%m-%d %H:%M:%S"),
+    );
+    if let Some(notice) = &m.notice {
+        let _ = write!(
+            out,
+            "<p class=\"notice\"><strong>{}</strong></p>",
+            escape(notice)
+        );
+    }
+
+    // Screens.
+    let mut charted: BTreeSet<String> = BTreeSet::new();
+    for top in tops {
+        let s = &top.screen;
+        let _ = write!(
+            out,
+            "<section class=\"screen\" id=\"screen-{name}\"><h2>{name}: {count} passing</h2><p class=\"muted\">{desc}</p>",
+            name = escape(&s.name),
+            count = s.count,
+            desc = escape(&s.description)
+        );
+        if top.rows.is_empty() {
+            out.push_str("<p>No symbol passes this screen.</p></section>");
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<h3>Top {} (click a column to sort)</h3>",
+            top.rows.len()
+        );
+        out.push_str(&screen_table(top));
+        let symbols = top.symbols(CHARTED_PER_SCREEN);
+        let _ = write!(
+            out,
+            "<h3>Charts: the first {}</h3><div class=\"charts\">",
+            symbols.len()
+        );
+        for symbol in symbols {
+            let empty = Vec::new();
+            let points = history.get(&symbol).unwrap_or(&empty);
+            out.push_str(&chart(&symbol, points));
+            charted.insert(symbol);
+        }
+        out.push_str("</div></section>");
+    }
+
+    // Health.
+    out.push_str("<section id=\"health\"><h2>Run health</h2><dl class=\"counts\">");
+    for (label, value) in [
+        ("Requested", c.requested),
+        ("Fetched", c.fetched),
+        ("Valid", c.valid),
+        ("Repaired", c.repaired),
+        ("Rejected", c.rejected),
+        ("Without data", c.no_data),
+        ("In failed batches", c.failed),
+        ("Screened", c.screened),
+    ] {
+        let _ = write!(out, "<div><dt>{label}</dt><dd>{value}</dd></div>");
+    }
+    out.push_str("</dl>");
+    if let Some(w) = &m.worst_drawdown {
+        let _ = write!(
+            out,
+            "<p>Worst drawdown from the 180-day high: <strong>{}</strong> {:+.1}%</p>",
+            escape(&w.symbol),
+            w.drawdown_180d * 100.0
+        );
+    }
+    let total_ms = (m.finished_at - m.started_at).num_milliseconds().max(0);
+    let _ = write!(
+        out,
+        "<h3>Step durations</h3><table class=\"sortable plain\" id=\"durations\"><thead><tr><th>Step</th><th>Seconds</th></tr></thead><tbody>"
+    );
+    let mut durations: BTreeMap<&str, u64> = BTreeMap::new();
+    for (step, ms) in &m.durations_ms {
+        durations.insert(step, *ms);
+    }
+    for (step, ms) in durations {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td data-v=\"{ms}\">{:.2}</td></tr>",
+            escape(step),
+            ms as f64 / 1000.0
+        );
+    }
+    let _ = write!(
+        out,
+        "</tbody></table><p class=\"muted\">Whole run: {:.1} s (batch steps summed over batches).</p>",
+        total_ms as f64 / 1000.0
+    );
+    let _ = write!(out, "<h3>Failed batches ({})</h3>", m.failed_batches.len());
+    if m.failed_batches.is_empty() {
+        out.push_str("<p>None.</p>");
+    } else {
+        out.push_str("<table class=\"sortable plain\" id=\"failed-batches\"><thead><tr><th>Batch</th><th>Symbols</th><th>Error</th><th>Cause</th></tr></thead><tbody>");
+        for b in &m.failed_batches {
+            let _ = write!(
+                out,
+                "<tr><td data-v=\"{}\">{}</td><td data-v=\"{}\">{} ({})</td><td>{}</td><td>{}</td></tr>",
+                b.index,
+                b.index,
+                b.symbols.len(),
+                b.symbols.len(),
+                escape(&b.symbols.join(", ")),
+                escape(&b.error),
+                escape(&b.cause)
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    let _ = write!(out, "<h3>Rejections ({})</h3>", m.rejections.len());
+    if m.rejections.is_empty() {
+        out.push_str("<p>None.</p>");
+    } else {
+        out.push_str("<table class=\"sortable plain\" id=\"rejections\"><thead><tr><th>Symbol</th><th>Reason</th></tr></thead><tbody>");
+        for r in &m.rejections {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(r.symbol.as_str()),
+                escape(&r.reason)
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    if !m.repairs.is_empty() {
+        let _ = write!(
+            out,
+            "<h3>Repaired ({})</h3><table class=\"sortable plain\" id=\"repairs\"><thead><tr><th>Symbol</th><th>What was repaired</th></tr></thead><tbody>",
+            m.repairs.len()
+        );
+        for r in &m.repairs {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(r.symbol.as_str()),
+                escape(&r.notes.join("; "))
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    if !m.no_data.is_empty() {
+        let names: Vec<&str> = m.no_data.iter().map(|s| s.as_str()).collect();
+        let _ = write!(
+            out,
+            "<h3>Without data ({})</h3><p>{}</p>",
+            names.len(),
+            escape(&names.join(", "))
+        );
+    }
+    let _ = write!(
+        out,
+        "<h3>Data</h3><p>{}; adjustment: {}{}. {} charts drawn from the run's validated bars; the 52-week high is the highest high of the trailing 252 sessions in the fetched history.</p></section>",
+        escape(&m.source.description),
+        escape(&m.source.adjustment),
+        m.source
+            .feed
+            .as_ref()
+            .map(|f| format!("; feed: {}", escape(f)))
+            .unwrap_or_default(),
+        charted.len()
+    );
+    let _ = write!(out, "</main><script>{SCRIPT}</script></body></html>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// From JSON, so that fields other work adds (with serde defaults) need no change here.
+    fn manifest() -> Manifest {
+        serde_json::from_value(serde_json::json!({
+            "date": "2025-06-13", "run_id": "run-<1>", "notice": "SYNTHETIC",
+            "source": {"kind": "synthetic", "description": "demo & test", "synthetic": true, "adjustment": "all"},
+            "started_at": "2025-06-13T22:00:00Z", "finished_at": "2025-06-13T22:01:00Z",
+            "counts": {"requested": 3, "fetched": 0, "valid": 0, "repaired": 0, "rejected": 1, "no_data": 0, "failed": 1, "screened": 0},
+            "rejections": [{"symbol": "BAD", "reason": "short_history: <60 bars"}],
+            "repairs": [], "no_data": [],
+            "failed_batches": [{"index": 2, "symbols": ["X"], "error": "MarketData.Unavailable", "cause": "boom"}],
+            "screens": [], "worst_drawdown": null, "durations_ms": {"screen": 1500}, "files": []
+        }))
+        .unwrap()
+    }
+
+    fn top() -> TopList {
+        let screen = ScreenCount {
+            name: "deep".into(),
+            description: "Deep <falls>".into(),
+            count: 2,
+            top_key: String::new(),
+        };
+        TopList::parse(
+            screen,
+            b"rank,symbol,close,drawdown_180d\n1,AAA,10.5,-0.5\n2,BBB,20,-0.25\n",
+        )
+        .unwrap()
+    }
+
+    fn history() -> HashMap<String, Vec<Point>> {
+        let points: Vec<Point> = (0..300)
+            .map(|i| Point {
+                day: 20000 + i,
+                high: 100.0 - f64::from(i) * 0.1 + 1.0,
+                close: 100.0 - f64::from(i) * 0.1,
+            })
+            .collect();
+        [("AAA".to_string(), points)].into()
+    }
+
+    #[test]
+    fn the_report_has_a_sortable_table_per_screen_a_chart_per_candidate_and_the_health() {
+        let html = render(&manifest(), &[top()], &history());
+        assert_eq!(
+            html.matches("<table class=\"sortable\" id=\"table-")
+                .count(),
+            1
+        );
+        assert_eq!(html.matches("<svg class=\"chart\"").count(), 2);
+        assert!(html.contains("data-symbol=\"AAA\""));
+        // BBB has no history: its chart says so instead of drawing nothing.
+        assert!(html.contains("BBB: not enough history"));
+        assert!(html.contains("id=\"rejections\"") && html.contains("id=\"failed-batches\""));
+        assert!(html.contains("id=\"durations\""));
+        assert!(html.contains("-50.0%"));
+    }
+
+    #[test]
+    fn everything_from_data_is_escaped_and_nothing_is_loaded_from_outside() {
+        let html = render(&manifest(), &[top()], &history());
+        assert!(html.contains("run-&lt;1&gt;"));
+        assert!(html.contains("Deep &lt;falls&gt;"));
+        assert!(html.contains("short_history: &lt;60 bars"));
+        assert!(!html.contains("<falls>"));
+        for external in ["src=\"http", "href=\"http", "url(http", "@import", "<link"] {
+            assert!(!html.contains(external), "{external}");
+        }
+    }
+
+    #[test]
+    fn the_trailing_high_forgets_highs_older_than_52_weeks() {
+        let mut points: Vec<Point> = (0..300)
+            .map(|i| Point {
+                day: i,
+                high: 10.0,
+                close: 9.0,
+            })
+            .collect();
+        points[0].high = 50.0;
+        let highs = trailing_high(&points);
+        assert_eq!(highs[0], 50.0);
+        assert_eq!(highs[HIGH_WINDOW - 1], 50.0);
+        assert_eq!(highs[HIGH_WINDOW], 10.0);
+    }
+
+    #[test]
+    fn a_drawdown_chart_reaches_its_worst_point() {
+        let svg = chart("AAA", &history()["AAA"]);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(
+            svg.contains("class=\"close\"")
+                && svg.contains("class=\"high\"")
+                && svg.contains("class=\"dd\"")
+        );
+    }
+}
