@@ -69,7 +69,8 @@ pub enum MetricsChoice {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// Symbols per Map iteration.
+    /// Symbols per Map iteration; [`BATCH_SIZE_AUTO`] lets FetchUniverse size batches so a
+    /// backfill fills its last page of bars (the default for Alpaca).
     pub batch_size: usize,
     /// Calendar days of history fetched for each symbol.
     pub lookback_days: u32,
@@ -109,6 +110,11 @@ impl ConfigError {
 
 pub const DEFAULT_DATA_DIR: &str = "screener-data";
 pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// `SCREENER_BATCH_SIZE=auto`: FetchUniverse chooses the batch size from the lookback and the
+/// source's page size (see `screener_alpaca::batching`).
+pub const BATCH_SIZE_AUTO: usize = 0;
+/// With both set (and `SCREENER_SOURCE` unset), the source is Alpaca.
+pub const ALPACA_CREDENTIAL_VARIABLES: [&str; 2] = ["ALPACA_API_KEY_ID", "ALPACA_API_SECRET_KEY"];
 pub const DEFAULT_LOOKBACK_DAYS: u32 = 400;
 
 impl Config {
@@ -161,7 +167,11 @@ impl Config {
             get("SCREENER_SYNTHETIC_SEED"),
             synthetic::DEFAULT_SEED,
         )?;
+        let alpaca_credentials = ALPACA_CREDENTIAL_VARIABLES
+            .iter()
+            .all(|name| get(name).is_some());
         let source = match get("SCREENER_SOURCE") {
+            None if alpaca_credentials => SourceChoice::Alpaca,
             None | Some("synthetic") => SourceChoice::Synthetic { seed, symbols },
             Some("alpaca") => SourceChoice::Alpaca,
             Some(text) => match text.strip_prefix("csv:") {
@@ -199,18 +209,21 @@ impl Config {
                 ));
             }
         };
-        let batch_size = number(
-            "SCREENER_BATCH_SIZE",
-            get("SCREENER_BATCH_SIZE"),
-            DEFAULT_BATCH_SIZE,
-        )?;
-        if !(1..=2_000).contains(&batch_size) {
-            return Err(ConfigError::new(
-                "SCREENER_BATCH_SIZE",
-                &batch_size.to_string(),
-                "must be 1..=2000",
-            ));
-        }
+        let batch_size = match get("SCREENER_BATCH_SIZE") {
+            Some("auto") => BATCH_SIZE_AUTO,
+            None if source == SourceChoice::Alpaca => BATCH_SIZE_AUTO,
+            value => {
+                let n = number("SCREENER_BATCH_SIZE", value, DEFAULT_BATCH_SIZE)?;
+                if !(1..=2_000).contains(&n) {
+                    return Err(ConfigError::new(
+                        "SCREENER_BATCH_SIZE",
+                        &n.to_string(),
+                        "must be 1..=2000, or auto",
+                    ));
+                }
+                n
+            }
+        };
         let defaults = ValidationRules::default();
         let settings = Settings {
             batch_size,
@@ -297,6 +310,28 @@ mod tests {
             (config.secrets, config.metrics),
             (SecretsChoice::Ssm, MetricsChoice::CloudWatch)
         );
+    }
+
+    #[test]
+    fn alpaca_is_the_default_source_when_both_credentials_are_set() {
+        let both = [
+            ("ALPACA_API_KEY_ID", "PK123"),
+            ("ALPACA_API_SECRET_KEY", "s3cr3t"),
+        ];
+        let config = Config::from_vars(&vars(&both)).unwrap();
+        assert_eq!(config.source, SourceChoice::Alpaca);
+        assert_eq!(config.settings.batch_size, BATCH_SIZE_AUTO);
+        // One of the two is not enough, and an explicit source wins.
+        let config = Config::from_vars(&vars(&both[..1])).unwrap();
+        assert!(matches!(config.source, SourceChoice::Synthetic { .. }));
+        let mut explicit = both.to_vec();
+        explicit.push(("SCREENER_SOURCE", "synthetic"));
+        explicit.push(("SCREENER_BATCH_SIZE", "50"));
+        let config = Config::from_vars(&vars(&explicit)).unwrap();
+        assert!(matches!(config.source, SourceChoice::Synthetic { .. }));
+        assert_eq!(config.settings.batch_size, 50);
+        let config = Config::from_vars(&vars(&[("SCREENER_BATCH_SIZE", "auto")])).unwrap();
+        assert_eq!(config.settings.batch_size, BATCH_SIZE_AUTO);
     }
 
     #[test]

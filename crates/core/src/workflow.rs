@@ -212,7 +212,20 @@ pub struct FetchBarsOutput {
     /// Symbols the source returned no bars for.
     #[serde(default)]
     pub no_data: Vec<Symbol>,
+    /// Symbols whose stored history disagreed with the fresh overlap and was refetched in full.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refetched: Vec<Refetch>,
     pub duration_ms: u64,
+}
+
+/// A symbol whose stored bar history disagreed with freshly fetched bars on the days they
+/// share (a new split, a dividend under `adjustment=all`, or a data correction), so its whole
+/// history was fetched again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refetch {
+    pub symbol: Symbol,
+    /// The first difference found, e.g. `2025-06-11: close 101.5 stored, 50.75 now (x0.5000)`.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,6 +259,9 @@ pub struct BatchResult {
     pub rejected: u32,
     #[serde(default)]
     pub no_data: u32,
+    /// Symbols whose history was refetched in full (see [`Refetch`]).
+    #[serde(default)]
+    pub refetched: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,6 +283,9 @@ pub struct BatchValidationReport {
     pub symbols: Vec<crate::validation::SymbolReport>,
     /// Requested symbols the source had no bars for.
     pub no_data: Vec<Symbol>,
+    /// Symbols whose history was refetched in full, and why.
+    #[serde(default)]
+    pub refetched: Vec<Refetch>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,6 +339,9 @@ pub struct RunCounts {
     /// Symbols in batches that failed.
     pub failed: u32,
     pub screened: u32,
+    /// Symbols whose stored history was refetched in full (a split or a correction).
+    #[serde(default)]
+    pub refetched: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -364,6 +386,9 @@ pub struct Manifest {
     pub rejections: Vec<Rejection>,
     pub repairs: Vec<Repair>,
     pub no_data: Vec<Symbol>,
+    /// Symbols whose stored history disagreed with fresh data and was refetched in full.
+    #[serde(default)]
+    pub refetched: Vec<Refetch>,
     pub failed_batches: Vec<FailedBatch>,
     pub screens: Vec<ScreenCount>,
     pub worst_drawdown: Option<WorstDrawdown>,

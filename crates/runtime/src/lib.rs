@@ -9,6 +9,8 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use screener_alpaca::config::{KEY_ID_VARIABLE, SECRET_KEY_VARIABLE};
+use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
 use screener_aws::{CloudWatchMetrics, S3Store, SsmSecrets};
 use screener_core::Deps;
 use screener_core::config::{Config, MetricsChoice, SecretsChoice, SourceChoice, StoreLocation};
@@ -48,6 +50,45 @@ pub async fn build_secrets(config: &Config) -> Arc<dyn Secrets> {
     }
 }
 
+/// The Alpaca client: `ALPACA_*` settings from the environment; the key pair from
+/// `ALPACA_API_KEY_ID`/`ALPACA_API_SECRET_KEY` locally, or from the SSM parameters
+/// `ALPACA_API_KEY_PARAMETER`/`ALPACA_SECRET_KEY_PARAMETER` (defaults `/screener/alpaca/api_key`
+/// and `/screener/alpaca/secret_key`) with `SCREENER_SECRETS=ssm` (the default in Lambda). The
+/// secrets are read on the first request, not here. One client per process: its connection
+/// pool and rate limiter are shared by every batch of a local run.
+pub async fn build_alpaca(config: &Config) -> Result<Alpaca, WiringError> {
+    let alpaca = AlpacaConfig::from_env().map_err(|e| WiringError::Source(e.to_string()))?;
+    let (secrets, described_as): (Arc<dyn Secrets>, String) = match config.secrets {
+        SecretsChoice::Env => {
+            let mapping = BTreeMap::from([
+                (alpaca.key_id_parameter.clone(), KEY_ID_VARIABLE.to_string()),
+                (
+                    alpaca.secret_key_parameter.clone(),
+                    SECRET_KEY_VARIABLE.to_string(),
+                ),
+            ]);
+            (
+                Arc::new(EnvSecrets::new(mapping)),
+                format!("the environment variables {KEY_ID_VARIABLE} and {SECRET_KEY_VARIABLE}"),
+            )
+        }
+        SecretsChoice::Ssm => (
+            build_secrets(config).await,
+            format!(
+                "the SSM SecureString parameters {} (key id) and {} (secret key)",
+                alpaca.key_id_parameter, alpaca.secret_key_parameter
+            ),
+        ),
+    };
+    let credentials = CredentialSource {
+        secrets,
+        key_id_name: alpaca.key_id_parameter.clone(),
+        secret_key_name: alpaca.secret_key_parameter.clone(),
+        described_as,
+    };
+    Alpaca::new(alpaca, credentials).map_err(|e| WiringError::Source(e.to_string()))
+}
+
 /// Builds the adapters the configuration names. Cheap: no network I/O happens here, so a
 /// Lambda's init stays short.
 pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
@@ -65,12 +106,7 @@ pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
         SourceChoice::Csv(path) => {
             Arc::new(CsvMarket::open(path).map_err(|e| WiringError::Source(e.to_string()))?)
         }
-        SourceChoice::Alpaca => {
-            // NOT YET BUILT: the Alpaca client is its own piece of work.
-            return Err(WiringError::Unsupported(
-                "SCREENER_SOURCE=alpaca is not available in this build yet; use synthetic or csv:PATH".into(),
-            ));
-        }
+        SourceChoice::Alpaca => Arc::new(build_alpaca(config).await?),
     };
     let metrics: Arc<dyn Metrics> = match config.metrics {
         MetricsChoice::Log => Arc::new(LogMetrics {

@@ -1,10 +1,14 @@
 //! FetchUniverse: decides the run (its id and date), lists the symbols to screen, and writes
-//! them to the store in batches for the Map state to iterate over.
+//! them to the store in batches for the Map state to iterate over. With the batch size `auto`
+//! (Alpaca's default) a batch is as many symbols as fill the last page of a backfill's bars
+//! ([`screener_alpaca::batching`]).
 
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use screener_alpaca::batching::auto_batch_size;
 use screener_core::calendar;
+use screener_core::config::BATCH_SIZE_AUTO;
 use screener_core::workflow::{
     BatchRef, FetchUniverseInput, FetchUniverseOutput, RunContext, StepError, keys,
 };
@@ -62,8 +66,12 @@ pub async fn handle(
         symbols.truncate(max);
     }
 
+    let batch_size = match deps.settings.batch_size {
+        BATCH_SIZE_AUTO => auto_batch_size(run_date, deps.settings.lookback_days),
+        n => n,
+    };
     let mut batches = Vec::new();
-    for (index, chunk) in symbols.chunks(deps.settings.batch_size).enumerate() {
+    for (index, chunk) in symbols.chunks(batch_size).enumerate() {
         let index = index as u32;
         let key = keys::batch_symbols(&run_id, index);
         let body = serde_json::to_vec(chunk).expect("symbols serialize");

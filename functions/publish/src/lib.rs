@@ -32,6 +32,7 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
     let mut rejections = Vec::new();
     let mut repairs = Vec::new();
     let mut no_data: Vec<Symbol> = Vec::new();
+    let mut refetched = Vec::new();
     let mut failed_batches = Vec::new();
     let mut batches = input.batches.clone();
     batches.sort_by_key(|b| b.index);
@@ -44,6 +45,7 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
                 counts.repaired += batch.repaired;
                 counts.rejected += batch.rejected;
                 counts.no_data += batch.no_data;
+                counts.refetched += batch.refetched;
                 if let Some(key) = &batch.report_key {
                     let report: BatchValidationReport = read_json(deps, key).await?;
                     for symbol in report.symbols {
@@ -60,6 +62,7 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
                         }
                     }
                     no_data.extend(report.no_data);
+                    refetched.extend(report.refetched);
                 }
             }
             BatchStatus::Failed => {
@@ -137,6 +140,7 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
         rejections,
         repairs,
         no_data,
+        refetched,
         failed_batches,
         screens,
         worst_drawdown: input.screen.worst_drawdown.clone(),

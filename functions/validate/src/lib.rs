@@ -54,6 +54,7 @@ pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, St
         index,
         symbols: reports,
         no_data,
+        refetched: input.fetched.refetched.clone(),
     };
     deps.store
         .put(
@@ -78,6 +79,7 @@ pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, St
         repaired,
         rejected,
         no_data: report.no_data.len() as u32,
+        refetched: report.refetched.len() as u32,
         valid_key: Some(valid_key),
         report_key: Some(report_key),
         error: None,

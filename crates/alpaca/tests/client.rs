@@ -1,0 +1,538 @@
+//! The Alpaca client against the loopback Alpaca server (`screener_alpaca::testing`): a real
+//! HTTP server on 127.0.0.1 that paginates, rate-limits and fails like Alpaca. Waits (rate
+//! limit, back-off, circuit cool-down) run on a virtual clock shared by client and server, so
+//! a one-minute rate-limit window costs no real time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use screener_alpaca::clock::{Clock, VirtualClock};
+use screener_alpaca::history::{self, history_prefix};
+use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, Fault, KEY_ID, SECRET_KEY};
+use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
+use screener_core::Symbol;
+use screener_core::local::DirStore;
+use screener_core::ports::{
+    MarketData, MarketDataError, SecretString, Secrets, SecretsError, Store,
+};
+use screener_core::workflow::StepError;
+
+/// 2025-06-13 22:00 UTC, after that day's close.
+const EVENING: u64 = 1_749_852_000;
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+/// The key pair from memory, counting reads.
+struct StaticSecrets {
+    key_id: String,
+    secret_key: String,
+    reads: AtomicU32,
+}
+
+#[async_trait]
+impl Secrets for StaticSecrets {
+    async fn get(&self, name: &str) -> Result<SecretString, SecretsError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        match name {
+            "key" => Ok(SecretString::new(&self.key_id)),
+            "secret" => Ok(SecretString::new(&self.secret_key)),
+            _ => Err(SecretsError::Missing {
+                name: name.into(),
+                hint: "unknown".into(),
+            }),
+        }
+    }
+}
+
+struct Rig {
+    fake: FakeAlpaca,
+    client: Alpaca,
+    clock: Arc<VirtualClock>,
+    secrets: Arc<StaticSecrets>,
+    symbols: Vec<Symbol>,
+}
+
+async fn rig_with(
+    symbols: usize,
+    options: FakeOptions,
+    secret_key: &str,
+    tweak: impl FnOnce(&mut AlpacaConfig),
+) -> Rig {
+    let clock = Arc::new(VirtualClock::starting_at(EVENING));
+    let market = FakeMarket::generate(symbols, 7, day("2025-06-13"));
+    let all = market.symbols();
+    let fake = FakeAlpaca::start(market, options, clock.clone()).await;
+    let mut config = AlpacaConfig {
+        data_url: fake.url(),
+        trading_url: fake.url(),
+        timeout: Duration::from_secs(5),
+        ..AlpacaConfig::default()
+    };
+    tweak(&mut config);
+    let secrets = Arc::new(StaticSecrets {
+        key_id: KEY_ID.into(),
+        secret_key: secret_key.into(),
+        reads: AtomicU32::new(0),
+    });
+    let client = Alpaca::with_clock(
+        config,
+        CredentialSource {
+            secrets: secrets.clone(),
+            key_id_name: "key".into(),
+            secret_key_name: "secret".into(),
+            described_as: "TEST_KEY_ID and TEST_SECRET".into(),
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    Rig {
+        fake,
+        client,
+        clock,
+        secrets,
+        symbols: all,
+    }
+}
+
+async fn rig(symbols: usize, tweak: impl FnOnce(&mut AlpacaConfig)) -> Rig {
+    rig_with(symbols, FakeOptions::default(), SECRET_KEY, tweak).await
+}
+
+fn name(error: MarketDataError) -> &'static str {
+    StepError::from(error).name()
+}
+
+#[tokio::test]
+async fn no_bar_is_lost_or_duplicated_across_pages_that_split_symbols() {
+    // 7 bars a page: nearly every page ends in the middle of a symbol.
+    let r = rig(40, |c| {
+        c.page_limit = 7;
+        c.max_symbols_per_request = 15;
+    })
+    .await;
+    let (start, end) = (day("2025-04-01"), day("2025-06-13"));
+    let got = r.client.bars(&r.symbols, start, end).await.unwrap();
+    let expected = r.fake.expected_bars(&r.symbols, start, end, "all");
+    assert_eq!(got, expected);
+    let total: usize = expected.values().map(Vec::len).sum();
+    assert!(total > 1000, "{total}");
+    // Three requests of 14, 13 and 13 symbols, each exactly ceil(its bars / 7) pages.
+    let mut pages = 0;
+    for chunk in [&r.symbols[..14], &r.symbols[14..27], &r.symbols[27..]] {
+        let bars: usize = r
+            .fake
+            .expected_bars(chunk, start, end, "all")
+            .values()
+            .map(Vec::len)
+            .sum();
+        pages += bars.div_ceil(7);
+    }
+    assert_eq!(r.fake.stats().bars_requests as usize, pages);
+    assert_eq!(r.fake.stats().bars_served as usize, total);
+    // Dates ascend within each symbol and are New York dates of trading days.
+    for bars in got.values() {
+        assert!(bars.windows(2).all(|w| w[0].date < w[1].date));
+        assert!(
+            bars.iter()
+                .all(|b| screener_core::calendar::is_trading_day(b.date))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_long_symbol_list_is_split_to_stay_under_the_url_limit() {
+    let options = FakeOptions {
+        max_uri_bytes: 2_000,
+        ..FakeOptions::default()
+    };
+    let r = rig_with(900, options, SECRET_KEY, |c| {
+        c.max_symbols_per_request = 5_000;
+        c.max_url_bytes = 2_000;
+    })
+    .await;
+    let (start, end) = (day("2025-06-02"), day("2025-06-13"));
+    let got = r.client.bars(&r.symbols, start, end).await.unwrap();
+    assert_eq!(got, r.fake.expected_bars(&r.symbols, start, end, "all"));
+    let stats = r.fake.stats();
+    assert!(stats.longest_uri <= 2_000, "{}", stats.longest_uri);
+    assert!(stats.bars_requests >= 2);
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_until_the_reset_and_nothing_is_lost() {
+    // The client believes the limit is far higher than the server's 200 a minute.
+    let r = rig(60, |c| {
+        c.page_limit = 10;
+        c.rate_limit_per_minute = 100_000;
+        c.burst = 10_000;
+    })
+    .await;
+    let (start, end) = (day("2025-01-02"), day("2025-06-13"));
+    let before = r.clock.now();
+    let got = r.client.bars(&r.symbols, start, end).await.unwrap();
+    assert_eq!(got, r.fake.expected_bars(&r.symbols, start, end, "all"));
+    let server = r.fake.stats();
+    assert!(server.bars_requests > 400, "{}", server.bars_requests);
+    // The server's headers announce the end of the window: the client stops at 0 remaining
+    // and waits, so at most one 429 per window slips through, and each is waited out.
+    assert_eq!(r.client.stats().rate_limited, server.rate_limited);
+    let served = server.bars_requests - server.rate_limited;
+    let windows = (r.clock.now() - before) / 60.0;
+    assert!(
+        windows >= (served as f64 / 200.0).floor(),
+        "{windows} windows for {served}"
+    );
+}
+
+#[tokio::test]
+async fn without_rate_headers_429s_are_still_waited_out() {
+    let options = FakeOptions {
+        rate_headers: false,
+        ..FakeOptions::default()
+    };
+    let r = rig_with(60, options, SECRET_KEY, |c| {
+        c.page_limit = 10;
+        c.rate_limit_per_minute = 100_000;
+        c.burst = 10_000;
+        c.max_rate_limited = 20;
+    })
+    .await;
+    let (start, end) = (day("2025-01-02"), day("2025-06-13"));
+    let got = r.client.bars(&r.symbols, start, end).await.unwrap();
+    assert_eq!(got, r.fake.expected_bars(&r.symbols, start, end, "all"));
+    assert!(r.fake.stats().rate_limited > 0);
+    assert_eq!(r.client.stats().rate_limited, r.fake.stats().rate_limited);
+}
+
+#[tokio::test]
+async fn at_the_known_limit_the_client_never_gets_a_429_with_or_without_headers() {
+    for rate_headers in [true, false] {
+        let options = FakeOptions {
+            rate_headers,
+            ..FakeOptions::default()
+        };
+        let r = rig_with(60, options, SECRET_KEY, |c| c.page_limit = 10).await;
+        let (start, end) = (day("2025-01-02"), day("2025-06-13"));
+        let got = r.client.bars(&r.symbols, start, end).await.unwrap();
+        assert_eq!(got, r.fake.expected_bars(&r.symbols, start, end, "all"));
+        let stats = r.fake.stats();
+        assert!(stats.bars_requests > 400);
+        assert_eq!(stats.rate_limited, 0, "headers: {rate_headers}");
+        // ...and it is not much slower than the limit allows.
+        let minutes = (r.clock.now() - EVENING as f64) / 60.0;
+        let floor = (stats.requests as f64 - 200.0) / 200.0;
+        assert!(
+            minutes >= floor && minutes <= floor * 1.1 + 1.0,
+            "{minutes} min for {}",
+            stats.requests
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_fault_once_is_retried_and_the_answer_is_complete() {
+    for fault in [
+        Fault::Status(500),
+        Fault::Status(503),
+        Fault::Slow(Duration::from_millis(1_500)),
+        Fault::Malformed,
+        Fault::Truncated,
+        Fault::Reset,
+    ] {
+        let r = rig(20, |c| {
+            c.page_limit = 50;
+            c.timeout = Duration::from_millis(400);
+        })
+        .await;
+        r.fake.push_faults([fault.clone()]);
+        let (start, end) = (day("2025-05-01"), day("2025-06-13"));
+        let got = r.client.bars(&r.symbols, start, end).await;
+        let got = got.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(
+            got,
+            r.fake.expected_bars(&r.symbols, start, end, "all"),
+            "{fault:?}"
+        );
+        assert_eq!(r.client.stats().retries, 1, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn each_fault_that_persists_is_classified_under_its_step_error_name() {
+    let cases = [
+        (Fault::Status(500), "MarketData.Unavailable", "HTTP 500"),
+        (Fault::Status(503), "MarketData.Unavailable", "HTTP 503"),
+        (
+            Fault::Slow(Duration::from_millis(1_500)),
+            "MarketData.Unavailable",
+            "timed out",
+        ),
+        (
+            Fault::Reset,
+            "MarketData.Unavailable",
+            "GET /v2/stocks/bars",
+        ),
+        (
+            Fault::Malformed,
+            "MarketData.BadResponse",
+            "not the expected JSON",
+        ),
+        (
+            Fault::Truncated,
+            "MarketData.BadResponse",
+            "not the expected JSON",
+        ),
+    ];
+    for (fault, expected, mentions) in cases {
+        let r = rig(10, |c| {
+            c.timeout = Duration::from_millis(400);
+            c.max_attempts = 3;
+            c.circuit_threshold = 100;
+        })
+        .await;
+        r.fake.set_always(Some(fault.clone()));
+        let err = r
+            .client
+            .bars(&r.symbols, day("2025-05-01"), day("2025-06-13"))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(name(err), expected, "{fault:?}: {text}");
+        assert!(text.contains(mentions), "{fault:?}: {text}");
+        assert_eq!(r.fake.stats().bars_requests, 3, "{fault:?}: three tries");
+    }
+}
+
+#[tokio::test]
+async fn null_bars_and_symbols_missing_from_the_answer_are_no_data_not_errors() {
+    let r = rig(250, |_| {}).await;
+    let (start, end) = (day("2025-05-01"), day("2025-06-13"));
+    r.fake.push_faults([Fault::NullBars]);
+    let got = r.client.bars(&r.symbols[..5], start, end).await.unwrap();
+    assert!(got.is_empty());
+    // The generated market has symbols the server never returns bars for.
+    let missing = r.fake_missing();
+    assert!(!missing.is_empty());
+    let got = r.client.bars(&r.symbols, start, end).await.unwrap();
+    for symbol in &missing {
+        assert!(!got.contains_key(symbol), "{symbol}");
+    }
+    assert_eq!(got.len() + missing.len(), r.symbols.len());
+}
+
+impl Rig {
+    fn fake_missing(&self) -> Vec<Symbol> {
+        FakeMarket::generate(self.symbols.len(), 7, day("2025-06-13")).symbols_without_bars()
+    }
+}
+
+#[tokio::test]
+async fn refused_credentials_fail_fast_naming_what_to_check_and_never_showing_the_secret() {
+    let r = rig_with(10, FakeOptions::default(), "wrong-secret-value", |_| {}).await;
+    let err = r.client.account().await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(name(err), "MarketData.Unauthorized");
+    assert!(
+        text.contains("HTTP 401") && text.contains("TEST_KEY_ID and TEST_SECRET"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wrong-secret-value") && !text.contains(KEY_ID),
+        "{text}"
+    );
+    assert!(!format!("{:?}", r.client).contains("wrong-secret-value"));
+    // Not retried, and every later call fails at once without a request.
+    assert_eq!(r.fake.stats().requests, 1);
+    let again = r
+        .client
+        .bars(&r.symbols, day("2025-06-02"), day("2025-06-13"))
+        .await
+        .unwrap_err();
+    assert_eq!(name(again), "MarketData.Unauthorized");
+    assert_eq!(r.fake.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn the_circuit_opens_after_consecutive_failures_and_later_calls_fail_fast_saying_why() {
+    let r = rig(10, |c| {
+        c.max_attempts = 2;
+        c.circuit_threshold = 4;
+    })
+    .await;
+    r.fake.set_always(Some(Fault::Status(503)));
+    let (start, end) = (day("2025-06-02"), day("2025-06-13"));
+    for _ in 0..2 {
+        let err = r.client.bars(&r.symbols, start, end).await.unwrap_err();
+        assert_eq!(name(err), "MarketData.Unavailable");
+    }
+    assert_eq!(r.fake.stats().bars_requests, 4);
+    let err = r.client.bars(&r.symbols, start, end).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(name(err), "MarketData.Unavailable");
+    assert!(
+        text.contains("circuit open")
+            && text.contains("4 consecutive")
+            && text.contains("HTTP 503"),
+        "{text}"
+    );
+    assert_eq!(r.fake.stats().bars_requests, 4, "no request while open");
+    assert_eq!(r.client.circuit_trips(), 1);
+    // After the cool-down, a healthy API closes it again.
+    r.fake.set_always(None);
+    r.clock.advance(Duration::from_secs(61));
+    assert!(r.client.bars(&r.symbols, start, end).await.is_ok());
+}
+
+#[tokio::test]
+async fn secrets_are_read_lazily_and_once() {
+    let r = rig(10, |_| {}).await;
+    assert_eq!(
+        r.secrets.reads.load(Ordering::SeqCst),
+        0,
+        "nothing read at build time"
+    );
+    r.client.account().await.unwrap();
+    r.client.positions().await.unwrap();
+    r.client
+        .calendar(day("2025-06-01"), day("2025-06-30"))
+        .await
+        .unwrap();
+    assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_trading_endpoints_and_the_filtered_universe() {
+    let r = rig(30, |_| {}).await;
+    let account = r.client.account().await.unwrap();
+    assert_eq!(account.status, "ACTIVE");
+    assert_eq!(r.client.positions().await.unwrap().len(), 2);
+    let days = r
+        .client
+        .calendar(day("2025-06-16"), day("2025-06-22"))
+        .await
+        .unwrap();
+    // Juneteenth (Thursday 19 June) is a holiday.
+    let dates: Vec<String> = days.iter().map(|d| d.date.to_string()).collect();
+    assert_eq!(
+        dates,
+        ["2025-06-16", "2025-06-17", "2025-06-18", "2025-06-20"]
+    );
+    let universe = r.client.universe().await.unwrap();
+    assert_eq!(
+        universe.len(),
+        30,
+        "OTC, inactive and untradable assets dropped"
+    );
+    assert!(universe.windows(2).all(|w| w[0].symbol < w[1].symbol));
+    let source = r.client.source();
+    assert_eq!(
+        (
+            source.kind.as_str(),
+            source.feed.as_deref(),
+            source.adjustment.as_str()
+        ),
+        ("alpaca", Some("sip"), "all")
+    );
+    assert!(!source.synthetic);
+}
+
+#[tokio::test]
+async fn history_backfills_once_then_appends_a_day_in_one_request_and_refetches_after_a_split() {
+    let r = rig(120, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(DirStore::new(dir.path()));
+    let prefix = history_prefix(&r.client.source());
+    let lookback = |end: NaiveDate| end - chrono::Duration::days(400);
+
+    // Day 1: backfill.
+    let end = day("2025-06-13");
+    let first = history::fetch_incremental(
+        store.clone(),
+        &r.client,
+        &prefix,
+        &r.symbols,
+        lookback(end),
+        end,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.backfilled, 120);
+    assert_eq!(
+        first.bars,
+        r.fake.expected_bars(&r.symbols, lookback(end), end, "all")
+    );
+    let backfill_requests = r.fake.stats().bars_requests;
+
+    // Day 2: one more session, one request for all 120 symbols.
+    let end = day("2025-06-16");
+    r.fake.set_last_day(end);
+    r.clock.advance(Duration::from_secs(3 * 86_400));
+    let second = history::fetch_incremental(
+        store.clone(),
+        &r.client,
+        &prefix,
+        &r.symbols,
+        lookback(end),
+        end,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.fake.stats().bars_requests - backfill_requests, 1);
+    // Symbols without bars were stored as empty histories: they are incremental too.
+    assert_eq!(
+        (second.incremental, second.backfilled, second.groups),
+        (120, 0, 1)
+    );
+    assert_eq!(
+        second.bars,
+        r.fake.expected_bars(&r.symbols, lookback(end), end, "all")
+    );
+    assert!(second.refetched.is_empty());
+
+    // Day 3: a 2-for-1 split in AAAD; its stored prices no longer match.
+    let end = day("2025-06-17");
+    r.fake.set_last_day(end);
+    r.clock.advance(Duration::from_secs(86_400));
+    r.fake.add_split("AAAD", end, 2.0);
+    let third = history::fetch_incremental(
+        store.clone(),
+        &r.client,
+        &prefix,
+        &r.symbols,
+        lookback(end),
+        end,
+    )
+    .await
+    .unwrap();
+    assert_eq!(third.refetched.len(), 1);
+    assert_eq!(third.refetched[0].symbol.as_str(), "AAAD");
+    assert!(
+        third.refetched[0].reason.contains("x0.5000"),
+        "{}",
+        third.refetched[0].reason
+    );
+    assert_eq!(
+        third.bars,
+        r.fake.expected_bars(&r.symbols, lookback(end), end, "all")
+    );
+    // And the stored history is now the adjusted one: a re-run serves it from the store.
+    let before = r.fake.stats().bars_requests;
+    let again = history::fetch_incremental(
+        store.clone(),
+        &r.client,
+        &prefix,
+        &r.symbols,
+        lookback(end),
+        end,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.from_store, 120);
+    assert_eq!(r.fake.stats().bars_requests, before);
+    assert_eq!(again.bars, third.bars);
+}
