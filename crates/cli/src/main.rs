@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use screener_cli::remote_cmd::RemoteCommand;
+use screener_cli::bot_cmd::BotCommand;
 use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::states_cmd::StatesCommand;
 use screener_cli::steps::{LocalInvoker, invoke_step};
@@ -37,9 +38,12 @@ enum Command {
     Run(RunArgs),
     /// Run one step's handler on an event file, as its Lambda would, and print its output.
     #[command(
-        after_help = "Steps: fetch-universe, fetch-bars, validate, screen, publish.\nThe events/ files chain: fetch-universe writes the batch that events/fetch-bars.json reads, and so on.\n\nExample:\n  screener invoke fetch-universe --event events/fetch-universe.json"
+        after_help = "Steps: fetch-universe, fetch-bars, validate, screen, publish; and bot (a Telegram update or API Gateway event, events/telegram-update.json).\nThe events/ files chain: fetch-universe writes the batch that events/fetch-bars.json reads, and so on.\n\nExample:\n  screener invoke fetch-universe --event events/fetch-universe.json"
     )]
     Invoke(InvokeArgs),
+    /// The Telegram bot on this machine: serve its webhook over HTTP (see docs/bot.md).
+    #[command(subcommand)]
+    Bot(BotCommand),
     /// Validate or run any Amazon States Language definition with the local interpreter.
     #[command(subcommand)]
     States(StatesCommand),
@@ -149,7 +153,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Invoke(args) if args.step == "bot" => {
+            let dir = (args.source.store.clone().map(PathBuf::from)).or(args.source.data_dir);
+            screener_cli::bot_cmd::invoke(&args.event, dir.as_deref()).await
+        }
         Command::Invoke(args) => invoke(args).await,
+        Command::Bot(command) => screener_cli::bot_cmd::run(command).await,
         Command::States(command) => states(command).await,
         Command::Remote(command) => screener_cli::remote_cmd::run(command).await,
     };

@@ -1,0 +1,204 @@
+//! `screener bot serve` and `screener invoke bot`: the Telegram bot's webhook handler
+//! ([`bot::handle`], the very function the Lambda runs) on this machine.
+//!
+//! Configuration is the environment the Lambda gets, with the `TELEGRAM_*` variables standing
+//! in for the SSM parameters: `TELEGRAM_SECRET_TOKEN`, `TELEGRAM_ALLOWED_CHAT_IDS`,
+//! `TELEGRAM_ADMIN_CHAT_IDS`, `TELEGRAM_BOT_TOKEN` (for long replies) and `TELEGRAM_API_URL`.
+//! `/rerun` runs the workflow in-process on the same store.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use bot::BotDeps;
+use bot::config::BotSettings;
+use bot::rerun::{Rerun, RerunError, RerunOutcome, execution_name};
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Subcommand};
+use screener_core::config::Config;
+use screener_core::workflow::WorkflowInput;
+use screener_states::{ExecutionOptions, ExecutionStatus};
+
+use crate::runner::{SCREENER_ASL, load_definition, run_workflow};
+use crate::steps::LocalInvoker;
+
+#[derive(Subcommand)]
+pub enum BotCommand {
+    /// Serve the bot's webhook at POST /webhook (what Telegram or a test posts updates to).
+    #[command(
+        after_help = "Environment:\n  TELEGRAM_SECRET_TOKEN      the webhook secret (X-Telegram-Bot-Api-Secret-Token); required\n  TELEGRAM_ALLOWED_CHAT_IDS  comma-separated chat ids that get answers (none: nobody)\n  TELEGRAM_ADMIN_CHAT_IDS    comma-separated chat ids that may /rerun\n  TELEGRAM_BOT_TOKEN         the bot token, for replies longer than one message\n  TELEGRAM_API_URL           Bot API base URL [default https://api.telegram.org]\n\nExample:\n  TELEGRAM_SECRET_TOKEN=s3cret TELEGRAM_ALLOWED_CHAT_IDS=12345 \\\n    screener bot serve --listen 127.0.0.1:8080 --data-dir screener-data"
+    )]
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The results to answer from: the directory `screener run` wrote [env SCREENER_STORE, default ./screener-data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `/rerun` on this machine: runs the workflow in the background on the bot's store. A second
+/// request under the same execution name (same date, same day) starts nothing.
+pub struct LocalRerun {
+    config: Config,
+    started: Mutex<HashSet<String>>,
+}
+
+impl LocalRerun {
+    pub fn new(config: Config) -> Self {
+        LocalRerun {
+            config,
+            started: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Rerun for LocalRerun {
+    async fn rerun(&self, date: Option<NaiveDate>) -> Result<RerunOutcome, RerunError> {
+        let name = execution_name(date, Utc::now().date_naive());
+        if !self.started.lock().unwrap().insert(name.clone()) {
+            return Ok(RerunOutcome::AlreadyRunning {
+                name,
+                status: "started earlier by this server".into(),
+            });
+        }
+        let deps = screener_runtime::build_deps(&self.config)
+            .await
+            .map_err(|e| RerunError::NotConfigured(e.to_string()))?;
+        let definition =
+            load_definition(SCREENER_ASL).map_err(|e| RerunError::Failed(e.to_string()))?;
+        let input = serde_json::to_value(WorkflowInput {
+            date,
+            ..WorkflowInput::default()
+        })
+        .map_err(|e| RerunError::Failed(e.to_string()))?;
+        let options = ExecutionOptions {
+            execution_name: name.clone(),
+            state_machine_name: "screener".into(),
+            ..ExecutionOptions::default()
+        };
+        let run_name = name.clone();
+        tokio::spawn(async move {
+            let invoker = Arc::new(LocalInvoker { deps });
+            let execution = run_workflow(&definition, input, invoker, options, false).await;
+            if execution.status == ExecutionStatus::Succeeded {
+                tracing::info!(run = %run_name, "re-run finished and published");
+            } else {
+                tracing::error!(
+                    run = %run_name,
+                    error = execution.error.as_deref().unwrap_or("?"),
+                    cause = execution.cause.as_deref().unwrap_or("?"),
+                    "re-run failed"
+                );
+            }
+        });
+        Ok(RerunOutcome::Started {
+            name,
+            detail: "running in-process on this machine".into(),
+        })
+    }
+}
+
+/// The bot's dependencies for a local store directory (or `SCREENER_STORE`).
+pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
+    let config = crate::config_with(&[(
+        "SCREENER_STORE",
+        data_dir.map(|d| d.display().to_string()),
+    )])?;
+    let settings = BotSettings::from_env()?;
+    let store = bot::wiring::store(&config).await;
+    let secrets = bot::wiring::secrets(&config, &settings.params).await;
+    Ok(BotDeps::new(
+        store,
+        secrets,
+        bot::wiring::brokerage(),
+        Arc::new(LocalRerun::new(config)),
+        settings,
+    ))
+}
+
+pub async fn run(command: BotCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BotCommand::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let deps = Arc::new(local_deps(args.data_dir.as_deref()).await?);
+    if std::env::var("TELEGRAM_SECRET_TOKEN").map_or(true, |v| v.is_empty()) {
+        eprintln!(
+            "warning: TELEGRAM_SECRET_TOKEN is not set: every update will be refused with 401"
+        );
+    }
+    if std::env::var("TELEGRAM_ALLOWED_CHAT_IDS").map_or(true, |v| v.trim().is_empty()) {
+        eprintln!(
+            "warning: TELEGRAM_ALLOWED_CHAT_IDS is not set: the bot answers nobody (it tells them how to configure it)"
+        );
+    }
+    let (addr, server) = bot::server::spawn(args.listen, deps.clone())
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    eprintln!(
+        "screener bot: POST http://{addr}/webhook (results from {})",
+        deps.store.locate("")
+    );
+    // Runs until interrupted (Ctrl-C ends the process).
+    server
+        .await
+        .context("the server task")?
+        .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `screener invoke bot --event FILE`: the event is an API Gateway HTTP API event (headers and
+/// body as the Lambda gets them; answered with the proxy response), or a bare Telegram update
+/// (answered with the webhook's reply). A bare update is a trusted local call: it is handed
+/// over with the configured secret token, as Telegram would send it.
+pub async fn invoke(event_file: &Path, data_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(event_file)
+        .with_context(|| format!("reading {}", event_file.display()))?;
+    let event: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", event_file.display()))?;
+    let deps = local_deps(data_dir).await?;
+    let (request, api_gateway) = if bot::apigw::is_http_api_event(&event) {
+        (bot::apigw::request_from_event(&event)?, true)
+    } else {
+        let secret = deps
+            .secrets
+            .get(&deps.settings.params.secret_token)
+            .await
+            .ok()
+            .map(|s| s.expose().to_string());
+        (
+            bot::UpdateRequest {
+                secret_token: secret,
+                body: text.into_bytes(),
+            },
+            false,
+        )
+    };
+    let response = bot::handle(request, &deps).await;
+    let output = if api_gateway {
+        bot::apigw::response_to_event(&response)
+    } else {
+        serde_json::json!({
+            "status": response.status,
+            "body": serde_json::from_str::<serde_json::Value>(&response.body).unwrap_or_default(),
+        })
+    };
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(if response.status < 300 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,54 @@
+//! The sample events in `events/` are real inputs: the bare update and the API Gateway HTTP
+//! API event wrapping it go through the same handler the Lambda runs.
+
+mod common;
+
+use bot::apigw;
+use common::*;
+
+fn event(name: &str) -> String {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_sample_update_is_a_command_message() {
+    let update: bot::telegram::Update = serde_json::from_str(&event("telegram-update.json")).unwrap();
+    let message = update.message.unwrap();
+    let command = bot::commands::Command::parse(message.text.as_deref().unwrap(), None).unwrap();
+    assert_eq!(command.name, "screen");
+}
+
+#[test]
+fn lambda_http_reads_the_api_gateway_event_with_its_secret_header_and_body() {
+    let text = event("bot-apigw.json");
+    let request = lambda_http::request::from_str(&text).unwrap();
+    assert_eq!(
+        request.headers()[bot::SECRET_HEADER].to_str().unwrap(),
+        "local-dev-secret"
+    );
+    let update: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
+    let bare: serde_json::Value = serde_json::from_str(&event("telegram-update.json")).unwrap();
+    assert_eq!(update, bare, "the API Gateway event wraps events/telegram-update.json");
+}
+
+#[tokio::test]
+async fn the_api_gateway_event_is_answered_with_a_proxy_response() {
+    let world = World::new(Options {
+        allow_list: Some("123456789".into()),
+        ..Options::default()
+    })
+    .await;
+    world
+        .secrets
+        .set(&world.deps.settings.params.secret_token, "local-dev-secret");
+    let value: serde_json::Value = serde_json::from_str(&event("bot-apigw.json")).unwrap();
+    let request = apigw::request_from_event(&value).unwrap();
+    let response = bot::handle(request, &world.deps).await;
+    let proxy = apigw::response_to_event(&response);
+    assert_eq!(proxy["statusCode"], 200);
+    let reply: serde_json::Value = serde_json::from_str(proxy["body"].as_str().unwrap()).unwrap();
+    assert_eq!(reply["method"], "sendMessage");
+    assert_eq!(reply["chat_id"], 123456789);
+    assert!(reply["text"].as_str().unwrap().contains("<b>deepest_drawdown</b>"));
+}
