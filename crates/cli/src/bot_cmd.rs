@@ -110,10 +110,8 @@ impl Rerun for LocalRerun {
 
 /// The bot's dependencies for a local store directory (or `SCREENER_STORE`).
 pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
-    let config = crate::config_with(&[(
-        "SCREENER_STORE",
-        data_dir.map(|d| d.display().to_string()),
-    )])?;
+    let config =
+        crate::config_with(&[("SCREENER_STORE", data_dir.map(|d| d.display().to_string()))])?;
     let settings = BotSettings::from_env()?;
     let store = bot::wiring::store(&config).await;
     let secrets = bot::wiring::secrets(&config, &settings.params).await;

@@ -2,8 +2,8 @@
 //! runner ([`runner`]) and the end-of-run summary ([`summary`]). The binary in `main.rs`
 //! parses flags and calls these; the integration tests in `tests/` call them directly.
 
-pub mod remote_cmd;
 pub mod bot_cmd;
+pub mod remote_cmd;
 pub mod runner;
 pub mod states_cmd;
 pub mod steps;

@@ -404,7 +404,13 @@ fn symbol(index: &ResultsIndex, args: &[&str], deps: &BotDeps) -> String {
         );
     }
     out.push_str("<pre>");
-    let width = t.metrics.iter().map(String::len).max().unwrap_or(0);
+    let width = t
+        .metrics
+        .iter()
+        .chain(&t.text_columns)
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
     for (m, name) in t.metrics.iter().enumerate() {
         let v = t.value(row, m);
         let _ = write!(
@@ -413,6 +419,9 @@ fn symbol(index: &ResultsIndex, args: &[&str], deps: &BotDeps) -> String {
             escape(name),
             metric_value(name, (!v.is_nan()).then_some(v))
         );
+    }
+    for (name, value) in t.texts_of(row) {
+        let _ = write!(out, "\n{:<width$} {:>14}", escape(name), escape(value));
     }
     out.push_str("\n</pre>");
     out

@@ -138,6 +138,8 @@ pub fn results_csv(n: usize, date: NaiveDate, seed: u64) -> Vec<u8> {
         out.push(',');
         out.push_str(m);
     }
+    // A text column, as the screen step writes one.
+    out.push_str(",data_source");
     for (name, _) in SCREENS {
         out.push_str(&format!(",pass_{name},rank_{name}"));
     }
@@ -149,6 +151,7 @@ pub fn results_csv(n: usize, date: NaiveDate, seed: u64) -> Vec<u8> {
         for v in values {
             out.push_str(&format!(",{v}"));
         }
+        out.push_str(",synthetic");
         for ranks in &ranks {
             match ranks[r] {
                 Some(k) => out.push_str(&format!(",true,{k}")),

@@ -48,6 +48,10 @@ pub struct ResultsTable {
     pub dates: Vec<String>,
     /// Row-major: `values[row * metrics.len() + column]`.
     pub values: Vec<f64>,
+    /// Columns of text rather than numbers (e.g. `data_source`), told apart by the first row.
+    pub text_columns: Vec<String>,
+    /// Row-major: `texts[row * text_columns.len() + column]`.
+    pub texts: Vec<String>,
     /// Screen name -> (pass flag per row, rank per row).
     pub screens: Vec<(String, Vec<bool>, Vec<Option<u32>>)>,
 }
@@ -77,7 +81,23 @@ impl ResultsTable {
             .map(|(name, _, _)| (name.clone(), Vec::new(), Vec::new()))
             .collect();
         let mut record = csv::StringRecord::new();
+        let mut text_cols: Vec<usize> = Vec::new();
+        let mut first = true;
         while reader.read_record(&mut record).map_err(corrupt)? {
+            if first {
+                first = false;
+                // A non-empty cell that is not a number makes the column a text column.
+                let (texts, numbers): (Vec<usize>, Vec<usize>) =
+                    metric_cols.iter().partition(|&&c| {
+                        record
+                            .get(c)
+                            .is_some_and(|v| !v.is_empty() && v.parse::<f64>().is_err())
+                    });
+                table.text_columns = texts.iter().map(|&c| headers[c].to_string()).collect();
+                table.metrics = numbers.iter().map(|&c| headers[c].to_string()).collect();
+                text_cols = texts;
+                metric_cols = numbers;
+            }
             table
                 .symbols
                 .push(record.get(symbol_col).unwrap_or("").to_string());
@@ -87,6 +107,9 @@ impl ResultsTable {
                     .unwrap_or("")
                     .to_string(),
             );
+            for &c in &text_cols {
+                table.texts.push(record.get(c).unwrap_or("").to_string());
+            }
             for &c in &metric_cols {
                 let value = record
                     .get(c)
@@ -112,6 +135,15 @@ impl ResultsTable {
 
     pub fn is_empty(&self) -> bool {
         self.symbols.is_empty()
+    }
+
+    /// The text columns of `row`, as (name, value).
+    pub fn texts_of(&self, row: usize) -> impl Iterator<Item = (&str, &str)> {
+        let n = self.text_columns.len();
+        self.text_columns
+            .iter()
+            .zip(&self.texts[row * n..(row + 1) * n])
+            .map(|(c, v)| (c.as_str(), v.as_str()))
     }
 
     pub fn metric_index(&self, name: &str) -> Option<usize> {
@@ -310,15 +342,20 @@ impl ResultsCache {
 mod tests {
     use super::*;
 
-    const CSV: &str = "symbol,date,close,drawdown_180d,pass_a,rank_a,pass_b,rank_b\n\
-        AAA,2025-06-13,10,-0.5,true,2,false,\n\
-        BBB,2025-06-13,20,-0.7,true,1,true,1\n\
-        CCC,2025-06-13,30,,false,,false,\n";
+    const CSV: &str = "symbol,date,close,drawdown_180d,data_source,pass_a,rank_a,pass_b,rank_b\n\
+        AAA,2025-06-13,10,-0.5,synthetic,true,2,false,\n\
+        BBB,2025-06-13,20,-0.7,synthetic,true,1,true,1\n\
+        CCC,2025-06-13,30,,synthetic,false,,false,\n";
 
     #[test]
     fn results_csv_is_read_into_metrics_and_screens() {
         let table = ResultsTable::parse(CSV.as_bytes()).unwrap();
         assert_eq!(table.metrics, vec!["close", "drawdown_180d"]);
+        assert_eq!(table.text_columns, vec!["data_source"]);
+        assert_eq!(
+            table.texts_of(2).collect::<Vec<_>>(),
+            vec![("data_source", "synthetic")]
+        );
         assert_eq!(table.symbols, vec!["AAA", "BBB", "CCC"]);
         assert_eq!(table.get(1, "close"), Some(20.0));
         assert_eq!(table.get(2, "drawdown_180d"), None);

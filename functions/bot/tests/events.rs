@@ -13,7 +13,8 @@ fn event(name: &str) -> String {
 
 #[test]
 fn the_sample_update_is_a_command_message() {
-    let update: bot::telegram::Update = serde_json::from_str(&event("telegram-update.json")).unwrap();
+    let update: bot::telegram::Update =
+        serde_json::from_str(&event("telegram-update.json")).unwrap();
     let message = update.message.unwrap();
     let command = bot::commands::Command::parse(message.text.as_deref().unwrap(), None).unwrap();
     assert_eq!(command.name, "screen");
@@ -29,7 +30,10 @@ fn lambda_http_reads_the_api_gateway_event_with_its_secret_header_and_body() {
     );
     let update: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
     let bare: serde_json::Value = serde_json::from_str(&event("telegram-update.json")).unwrap();
-    assert_eq!(update, bare, "the API Gateway event wraps events/telegram-update.json");
+    assert_eq!(
+        update, bare,
+        "the API Gateway event wraps events/telegram-update.json"
+    );
 }
 
 #[tokio::test]
@@ -50,5 +54,10 @@ async fn the_api_gateway_event_is_answered_with_a_proxy_response() {
     let reply: serde_json::Value = serde_json::from_str(proxy["body"].as_str().unwrap()).unwrap();
     assert_eq!(reply["method"], "sendMessage");
     assert_eq!(reply["chat_id"], 123456789);
-    assert!(reply["text"].as_str().unwrap().contains("<b>deepest_drawdown</b>"));
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("<b>deepest_drawdown</b>")
+    );
 }

@@ -257,6 +257,10 @@ async fn symbol_shows_every_metric_its_rank_and_its_screens() {
     for metric in bot::fixtures::METRICS {
         assert!(reply.contains(metric), "{metric} missing");
     }
+    assert!(
+        reply.contains("data_source") && reply.contains("synthetic"),
+        "{reply}"
+    );
     let row = index.by_symbol["AAPL"];
     let rank = index.by_drawdown.iter().position(|&r| r == row).unwrap() + 1;
     assert!(

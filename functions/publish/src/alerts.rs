@@ -11,41 +11,35 @@
 use screener_core::Deps;
 use screener_core::config::Config;
 use screener_core::workflow::Manifest;
-use tokio::sync::OnceCell;
 
 use bot::alerts::{FanOut, fan_out};
 use bot::config::BotSettings;
 use bot::telegram::TelegramApi;
 
-/// The alert sender's configuration, read once per container.
+/// The alert sender's configuration, read from the environment at each publish (once a day;
+/// cheap), so that it follows the environment it runs in.
 struct AlertConfig {
     settings: BotSettings,
     secrets: std::sync::Arc<dyn screener_core::ports::Secrets>,
 }
 
-async fn config() -> Option<&'static AlertConfig> {
-    static CONFIG: OnceCell<Option<AlertConfig>> = OnceCell::const_new();
-    CONFIG
-        .get_or_init(|| async {
-            let settings = match BotSettings::from_env() {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "alerts are off: bad Telegram configuration");
-                    return None;
-                }
-            };
-            let config = match Config::from_env() {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(error = %e, "alerts are off: bad configuration");
-                    return None;
-                }
-            };
-            let secrets = bot::wiring::secrets(&config, &settings.params).await;
-            Some(AlertConfig { settings, secrets })
-        })
-        .await
-        .as_ref()
+async fn config() -> Option<AlertConfig> {
+    let settings = match BotSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "alerts are off: bad Telegram configuration");
+            return None;
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "alerts are off: bad configuration");
+            return None;
+        }
+    };
+    let secrets = bot::wiring::secrets(&config, &settings.params).await;
+    Some(AlertConfig { settings, secrets })
 }
 
 /// Sends the alerts for the run just published. Never fails; logs what happened.

@@ -15,10 +15,10 @@ use screener_core::workflow::{
 };
 use screener_core::{Deps, Symbol};
 
-/// `report.html` for people, written before the manifest lists it.
-pub mod report;
 /// Telegram alerts, sent after `latest.json` has moved.
 pub mod alerts;
+/// `report.html` for people, written before the manifest lists it.
+pub mod report;
 
 pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, StepError> {
     let started = Instant::now();

@@ -38,7 +38,11 @@ pub async fn publish_report(deps: &Deps, manifest: &Manifest, batches: &[BatchRe
     }
 }
 
-async fn build(deps: &Deps, manifest: &Manifest, batches: &[BatchResult]) -> Result<String, String> {
+async fn build(
+    deps: &Deps,
+    manifest: &Manifest,
+    batches: &[BatchResult],
+) -> Result<String, String> {
     let mut tops = Vec::new();
     for screen in &manifest.screens {
         let bytes = deps
@@ -47,7 +51,8 @@ async fn build(deps: &Deps, manifest: &Manifest, batches: &[BatchResult]) -> Res
             .await
             .map_err(|e| e.to_string())?;
         tops.push(
-            TopList::parse(screen.clone(), &bytes).map_err(|e| format!("{}: {e}", screen.top_key))?,
+            TopList::parse(screen.clone(), &bytes)
+                .map_err(|e| format!("{}: {e}", screen.top_key))?,
         );
     }
     let history = read_history(deps, batches, &charted_symbols(&tops))
@@ -251,7 +256,7 @@ fn date_label(day: i32) -> String {
 
 /// An SVG chart: close and trailing 52-week high above, drawdown from that high below.
 pub fn chart(symbol: &str, points: &[Point]) -> String {
-    const W: f64 = 640.0;
+    const W: f64 = 560.0;
     const LEFT: f64 = 56.0;
     const RIGHT: f64 = 8.0;
     const TOP: f64 = 22.0;
@@ -312,7 +317,7 @@ pub fn chart(symbol: &str, points: &[Point]) -> String {
     let last_dd = drawdowns[drawdowns.len() - 1];
     let _ = write!(
         svg,
-        "<text x=\"{LEFT}\" y=\"14\" class=\"title\">{id} · close {:.2} · 52w high {:.2} · drawdown {:+.1}%</text>",
+        "<text x=\"{LEFT}\" y=\"14\" class=\"title\">{id} · close {:.2} · 52w high {:.2} · {:+.1}% from it</text>",
         last_point.close,
         highs[highs.len() - 1],
         last_dd * 100.0
@@ -348,8 +353,9 @@ pub fn chart(symbol: &str, points: &[Point]) -> String {
     let _ = write!(
         svg,
         "<path class=\"high\" d=\"{high_path}\"/><path class=\"close\" d=\"{close_path}\"/><path class=\"dd\" d=\"{dd_path}\"/>\
-         <g class=\"legend\"><text x=\"{:.1}\" y=\"14\" text-anchor=\"end\"><tspan class=\"k-close\">— close</tspan> <tspan class=\"k-high\">- - 52w high</tspan> <tspan class=\"k-dd\">▇ drawdown</tspan></text></g></svg>",
-        W - RIGHT
+         <g class=\"legend\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\"><tspan class=\"k-close\">— close</tspan> <tspan class=\"k-high\">- - 52w high</tspan> <tspan class=\"k-dd\">▇ drawdown from it</tspan></text></g></svg>",
+        (LEFT + W - RIGHT) / 2.0,
+        H - 4.0
     );
     svg
 }
