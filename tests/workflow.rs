@@ -57,11 +57,14 @@ fn world(dir: &Path) -> World {
     }
 }
 
+/// Decides, from the step, its input and the call's number, whether to fail a call.
+type FailWhen = Box<dyn Fn(&str, &Value, u32) -> Option<TaskFailure> + Send + Sync>;
+
 /// Wraps the real handlers; `fail` decides, per call, whether to fail it instead.
 struct FaultyInvoker {
     inner: LocalInvoker,
     calls: Mutex<Vec<(String, Value)>>,
-    fail: Box<dyn Fn(&str, &Value, u32) -> Option<TaskFailure> + Send + Sync>,
+    fail: FailWhen,
     attempts: AtomicU32,
 }
 
