@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex};
 
 use screener_core::ports::{SecretString, Secrets, SecretsError, Store};
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 
 use brokerage::Brokerage;
 use config::{BotSettings, parse_chat_ids};
@@ -259,20 +260,27 @@ pub async fn handle(request: UpdateRequest, deps: &BotDeps) -> WebhookResponse {
         return WebhookResponse::empty(200);
     };
     let chat = message.chat.id;
-    let span =
-        tracing::info_span!("command", update_id = update.update_id, chat, command = %command.name);
-    let _enter = span.enter();
-    let text = match deps.access(chat).await {
-        Access::Allowed { admin } => commands::run(&command, chat, admin, deps).await,
-        Access::NotListed => {
-            tracing::warn!(chat, "chat not on the allow-list refused");
-            commands::not_allowed(chat)
+    let span = tracing::info_span!(
+        "command",
+        update_id = update.update_id,
+        chat,
+        command = %command.name
+    );
+    let text = async {
+        match deps.access(chat).await {
+            Access::Allowed { admin } => commands::run(&command, chat, admin, deps).await,
+            Access::NotListed => {
+                tracing::warn!(chat, "chat not on the allow-list refused");
+                commands::not_allowed(chat)
+            }
+            Access::NoAllowList(why) => commands::no_allow_list(chat, &why, &deps.settings.params),
+            Access::Unknown => {
+                "The bot can't check who may use it right now. Please try again in a minute.".into()
+            }
         }
-        Access::NoAllowList(why) => commands::no_allow_list(chat, &why, &deps.settings.params),
-        Access::Unknown => {
-            "The bot can't check who may use it right now. Please try again in a minute.".into()
-        }
-    };
+    }
+    .instrument(span)
+    .await;
     deliver(chat, message.message_thread_id, text, deps).await
 }
 
