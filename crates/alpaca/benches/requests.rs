@@ -4,7 +4,7 @@
 //! imposes pass instantly). Not a timed test: it prints figures.
 //!
 //! `cargo bench -p screener-alpaca --features testing --bench requests`
-//! (`BENCH_SYMBOLS=2000` for a quicker run.)
+//! (`BENCH_SYMBOLS=2000` for a quicker run; `BENCH_COMPARE=1` adds other symbol caps.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use screener_alpaca::batching::{auto_batch_size, batch_size_for};
 use screener_alpaca::clock::{Clock, VirtualClock};
+use screener_alpaca::config::DEFAULT_MAX_SYMBOLS_PER_REQUEST;
 use screener_alpaca::history::{fetch_incremental, history_prefix};
 use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, KEY_ID, SECRET_KEY};
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
-use screener_core::Symbol;
 use screener_core::local::{DirStore, EnvSecrets};
 use screener_core::ports::{MarketData, Store};
+use screener_core::{Symbol, calendar};
 
 const LOOKBACK_DAYS: u32 = 365;
 
@@ -99,7 +100,9 @@ async fn run(
     }
 }
 
-async fn scenario(symbols: usize, batch_size: Option<usize>) -> (Run, Run) {
+/// A backfill on 2025-06-13 then the next session, with at most `cap` symbols per request and
+/// batches sized for it (as `SCREENER_BATCH_SIZE=auto` does for the default cap).
+async fn scenario(symbols: usize, cap: usize) -> (Run, Run, u64) {
     let d1 = day("2025-06-13");
     let clock = Arc::new(VirtualClock::starting_at(evening(d1)));
     let fake = FakeAlpaca::start(
@@ -111,6 +114,7 @@ async fn scenario(symbols: usize, batch_size: Option<usize>) -> (Run, Run) {
     let config = AlpacaConfig {
         data_url: fake.url(),
         trading_url: fake.url(),
+        max_symbols_per_request: cap,
         ..AlpacaConfig::default()
     };
     let client = Alpaca::with_clock(
@@ -132,14 +136,20 @@ async fn scenario(symbols: usize, batch_size: Option<usize>) -> (Run, Run) {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(DirStore::new(dir.path()));
-    let size = batch_size.unwrap_or_else(|| auto_batch_size(d1, LOOKBACK_DAYS));
-    let backfill = run(&fake, &client, &clock, &store, d1, size).await;
+    let size = |end: NaiveDate| {
+        if cap == DEFAULT_MAX_SYMBOLS_PER_REQUEST {
+            auto_batch_size(end, LOOKBACK_DAYS)
+        } else {
+            let start = end - chrono::Duration::days(i64::from(LOOKBACK_DAYS));
+            batch_size_for(calendar::trading_days(start, end).len(), 10_000, cap)
+        }
+    };
+    let backfill = run(&fake, &client, &clock, &store, d1, size(d1)).await;
     let d2 = day("2025-06-16");
     fake.set_last_day(d2);
     clock.advance(Duration::from_secs(3 * 86_400));
-    let size = batch_size.unwrap_or_else(|| auto_batch_size(d2, LOOKBACK_DAYS));
-    let incremental = run(&fake, &client, &clock, &store, d2, size).await;
-    (backfill, incremental)
+    let incremental = run(&fake, &client, &clock, &store, d2, size(d2)).await;
+    (backfill, incremental, client.stats().longest_url)
 }
 
 #[tokio::main]
@@ -162,14 +172,17 @@ async fn main() {
         auto_batch_size(day("2025-06-13"), LOOKBACK_DAYS),
         batch_size_for(252, 10_000, 400)
     );
-    let (backfill, incremental) = scenario(symbols, None).await;
+    let (backfill, incremental, url) = scenario(symbols, DEFAULT_MAX_SYMBOLS_PER_REQUEST).await;
     backfill.print("backfill, auto batches");
     incremental.print("incremental day, auto batches");
+    println!("longest bars URL: {url} bytes");
     if std::env::var("BENCH_COMPARE").is_ok() {
-        for size in [100, 200, 300, 400] {
-            let (b, i) = scenario(symbols, Some(size)).await;
-            b.print(&format!("backfill, batches of {size}"));
-            i.print(&format!("incremental day, batches of {size}"));
+        // The symbol cap per request (and so per batch) that the default was chosen from.
+        for cap in [100, 200, 300, 500] {
+            let (b, i, url) = scenario(symbols, cap).await;
+            b.print(&format!("backfill, cap {cap}"));
+            i.print(&format!("incremental day, cap {cap}"));
+            println!("longest bars URL at cap {cap}: {url} bytes");
         }
     }
     let ok = backfill.requests as f64 <= 1.05 * backfill.minimum() as f64
