@@ -11,7 +11,8 @@
 //! wall time (best and median of the runs) with its phases, bars/s and peak memory.
 //!
 //! Options (after `--`): `--runs N` (default 5), `--sizes 10000x252,5000x1260`,
-//! `--indicators` to also time `compute_indicators` over every bar.
+//! `--indicators` to also time `compute_indicators` over every bar, `--data-dir DIR` to
+//! keep the generated files; `--child file|frame|indicators PATH` is one measured run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +33,10 @@ fn main() {
     let runs = flag(&args, "--runs").map_or(5, |v| v.parse().expect("--runs N"));
     let sizes = flag(&args, "--sizes").unwrap_or_else(|| "10000x252,5000x1260".to_string());
     let indicators = args.iter().any(|a| a == "--indicators");
-    let dir = tempfile::tempdir().expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // `--data-dir DIR` keeps the generated Parquet files (for profiling a child run).
+    let dir_path =
+        flag(&args, "--data-dir").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
     println!(
         "screen benchmark: {} cores, {runs} runs per size, each in a fresh process",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -40,7 +44,7 @@ fn main() {
     for size in sizes.split(',') {
         let (symbols, days) = size.split_once('x').expect("sizes like 10000x252");
         let (symbols, days): (usize, usize) = (symbols.parse().unwrap(), days.parse().unwrap());
-        let path = dir.path().join(format!("bars_{symbols}x{days}.parquet"));
+        let path = dir_path.join(format!("bars_{symbols}x{days}.parquet"));
         let t = Instant::now();
         write_synthetic(&path, symbols, days);
         let bars = symbols * days;

@@ -30,40 +30,43 @@ pub(crate) fn scan_order(df: &DataFrame, origin: Origin<'_>) -> Result<Order, An
         .column(SYMBOL)
         .and_then(|c| c.str())
         .map_err(AnalyticsError::polars(origin.name))?;
+    let n = df.height();
+    if n == 0 {
+        return Ok(Order::Sorted(Vec::new()));
+    }
     let dates = date_values(df)?;
+    let symbols = symbols.rechunk();
+    let arr = symbols.downcast_as_array();
+    // Equal views are equal strings (inline, or the same bytes of the same buffer); the
+    // strings are compared only where the views differ.
+    let views = arr.views();
     let mut groups = Vec::new();
     let mut start = 0;
-    let mut prev: Option<&str> = None;
-    for (i, sym) in symbols.iter().enumerate() {
-        let sym = sym.unwrap_or_default();
-        match prev {
-            Some(p) if p == sym => {
-                let (a, b) = (dates[i - 1], dates[i]);
-                if b == a {
-                    return Err(AnalyticsError::DuplicateBar {
-                        input: origin.name.to_string(),
-                        symbol: sym.to_string(),
-                        date: date_from_days(b).to_string(),
-                    });
-                }
-                if b < a {
-                    return Ok(Order::Unsorted);
-                }
+    for i in 1..n {
+        let same = views[i] == views[i - 1]
+            || match arr.value(i).cmp(arr.value(i - 1)) {
+                std::cmp::Ordering::Less => return Ok(Order::Unsorted),
+                std::cmp::Ordering::Equal => true,
+                std::cmp::Ordering::Greater => false,
+            };
+        if same {
+            let (a, b) = (dates[i - 1], dates[i]);
+            if b == a {
+                return Err(AnalyticsError::DuplicateBar {
+                    input: origin.name.to_string(),
+                    symbol: arr.value(i).to_string(),
+                    date: date_from_days(b).to_string(),
+                });
             }
-            Some(p) => {
-                if sym < p {
-                    return Ok(Order::Unsorted);
-                }
-                groups.push((start, i));
-                start = i;
+            if b < a {
+                return Ok(Order::Unsorted);
             }
-            None => {}
+        } else {
+            groups.push((start, i));
+            start = i;
         }
-        prev = Some(sym);
     }
-    if df.height() > 0 {
-        groups.push((start, df.height()));
-    }
+    groups.push((start, n));
     Ok(Order::Sorted(groups))
 }
 

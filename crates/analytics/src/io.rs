@@ -234,7 +234,7 @@ fn symbol_column(col: Column, origin: Origin<'_>) -> Result<Column, AnalyticsErr
     }
     if let Some(row) = ca
         .iter()
-        .position(|v| v.is_some_and(|s| s.trim().is_empty()))
+        .position(|v| v.is_some_and(|s| s.bytes().all(|b| b.is_ascii_whitespace())))
     {
         return Err(origin.bad_value(row, SYMBOL, "", "empty symbol"));
     }

@@ -344,3 +344,29 @@ fn a_duplicate_bar_is_refused_naming_symbol_and_date() {
         .to_string();
     assert!(err.contains("symbol `A` on 2024-01-02"), "{err}");
 }
+
+#[test]
+fn long_symbols_are_grouped_by_their_full_name() {
+    // Longer than 12 bytes: not stored inline by polars, compared by content.
+    let rows = "A_VERY_LONG_SYMBOL_1,2024-01-01,1,1,1,2,1\n\
+                A_VERY_LONG_SYMBOL_1,2024-01-02,1,1,1,4,1\n\
+                A_VERY_LONG_SYMBOL_2,2024-01-01,1,1,1,10,1\n\
+                A_VERY_LONG_SYMBOL_2,2024-01-02,1,1,1,11,1\n";
+    let df = indicators(rows);
+    assert_eq!(
+        values(&df, "ret_1d"),
+        [None, Some(1.0), None, Some(11.0 / 10.0 - 1.0)]
+    );
+    let swapped = rows.replace("SYMBOL_1", "SYMBOL_X");
+    let df = indicators(&swapped);
+    let syms: Vec<String> = df
+        .column("symbol")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
+    assert_eq!(syms[0], "A_VERY_LONG_SYMBOL_2");
+    assert_eq!(values(&df, "ret_1d")[3], Some(1.0));
+}
