@@ -150,13 +150,18 @@ impl RunningSma {
         self.count = 0;
     }
 
-    /// `x[i]` must be valid and `x[i + 1 - count .. i]` the valid run before it.
+    /// `x[i]` must be valid and `x[i + 1 - count .. i]` the valid run before it. Without
+    /// `EMIT` only the state advances (the same operations) and the result is NaN.
     #[inline]
-    fn step(&mut self, x: &[f64], i: usize) -> f64 {
+    fn step<const EMIT: bool>(&mut self, x: &[f64], i: usize) -> f64 {
         self.sum += x[i];
         self.count += 1;
         if self.count >= self.period {
-            let out = self.sum / self.period as f64;
+            let out = if EMIT {
+                self.sum / self.period as f64
+            } else {
+                f64::NAN
+            };
             self.sum -= x[i + 1 - self.period];
             out
         } else {
@@ -245,8 +250,9 @@ impl Rsi {
         }
     }
 
+    /// Without `EMIT` only the state advances (the same operations) and the result is NaN.
     #[inline]
-    fn step(&mut self, x: f64) -> f64 {
+    fn step<const EMIT: bool>(&mut self, x: f64) -> f64 {
         if !self.started {
             self.started = true;
             self.prev = x;
@@ -278,7 +284,7 @@ impl Rsi {
             self.loss *= 1.0 / n;
             self.gain *= 1.0 / n;
         }
-        self.value()
+        if EMIT { self.value() } else { f64::NAN }
     }
 }
 
@@ -372,8 +378,10 @@ impl Recursive {
         }
     }
 
+    /// Advances every indicator by bar `i`; the SMA and RSI values are computed only with
+    /// `EMIT` (the state goes through the same operations either way).
     #[inline]
-    fn step(&mut self, b: &SymbolBars<'_>, i: usize) -> RecursiveValues {
+    fn step<const EMIT: bool>(&mut self, b: &SymbolBars<'_>, i: usize) -> RecursiveValues {
         let nan = f64::NAN;
         let mut v = RecursiveValues {
             sma: [nan; 3],
@@ -384,12 +392,12 @@ impl Recursive {
         let c = b.close[i];
         if valid_price(c) {
             for (out, sma) in v.sma.iter_mut().zip(self.sma.iter_mut()) {
-                *out = sma.step(b.close, i);
+                *out = sma.step::<EMIT>(b.close, i);
             }
             for (out, ema) in v.ema.iter_mut().zip(self.ema.iter_mut()) {
                 *out = ema.step(c);
             }
-            v.rsi = self.rsi.step(c);
+            v.rsi = self.rsi.step::<EMIT>(c);
         } else {
             self.sma.iter_mut().for_each(RunningSma::reset);
             self.ema.iter_mut().for_each(Ema::reset);
@@ -554,14 +562,11 @@ pub fn compute_last(b: &SymbolBars<'_>) -> [f64; N_METRICS] {
     assert!(n > 0, "compute_last needs at least one bar");
     let i = n - 1;
     let mut rec = Recursive::new();
-    let mut last = None;
-    for j in 0..n {
-        last = Some(rec.step(b, j));
+    for j in 0..i {
+        rec.step::<false>(b, j);
     }
     let mut out = [f64::NAN; N_METRICS];
-    if let Some(v) = last {
-        write_recursive(&v, &mut out);
-    }
+    write_recursive(&rec.step::<true>(b, i), &mut out);
 
     let close_run = run_start_scan(b.close, i, valid_price, WINDOW_52W + 1);
     let volume_run = run_start_scan(b.volume, i, valid_volume, VOLUME_WINDOW);
@@ -730,7 +735,7 @@ pub fn compute_series(b: &SymbolBars<'_>, out: &mut [&mut [f64]]) {
     let mut row = [f64::NAN; N_METRICS];
     for i in 0..n {
         row.fill(f64::NAN);
-        let v = rec.step(b, i);
+        let v = rec.step::<true>(b, i);
         write_recursive(&v, &mut row);
 
         let c = b.close[i];

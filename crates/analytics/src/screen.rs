@@ -268,6 +268,9 @@ impl Carry {
 
 /// Streams a Parquet file row group by row group; falls back to reading it whole and
 /// sorting when it is not sorted by (symbol, date).
+///
+/// A reader thread decodes and normalises the next row group while this thread runs the
+/// kernels on the current one; at most two row groups are in memory besides the carry.
 fn stream_parquet<R, F>(
     open: F,
     name: &str,
@@ -276,7 +279,7 @@ fn stream_parquet<R, F>(
 ) -> Result<ScreenOutcome, AnalyticsError>
 where
     R: polars::io::mmap::MmapBytesReader,
-    F: Fn() -> Result<R, AnalyticsError>,
+    F: Fn() -> Result<R, AnalyticsError> + Sync,
 {
     let mut phases = Phases::new();
     let cannot = || format!("{name}: cannot read Parquet");
@@ -298,76 +301,105 @@ where
     }
     let wanted: Vec<String> = BAR_COLUMNS.iter().map(|c| c.to_string()).collect();
     let cutoff = as_of.map(days_since_epoch);
-    let mut latest = Latest::new();
-    let mut carry: Option<Carry> = None;
-    let mut offset = 0;
-    for row_group in &metadata.row_groups {
-        let rows = row_group.num_rows();
-        let mut reader = ParquetReader::new(open()?);
-        reader.set_metadata(metadata.clone());
-        let df = reader
-            .with_columns(Some(wanted.clone()))
-            .with_slice(Some((offset, rows)))
-            .finish()
-            .map_err(AnalyticsError::polars(cannot()))?;
-        let origin = Origin {
-            name,
-            csv: false,
-            row_offset: offset,
-        };
-        offset += rows;
-        let df = normalize_bars(df, origin)?;
-        if df.height() == 0 {
-            continue;
-        }
-        let Order::Sorted(mut groups) = scan_order(&df, origin)? else {
-            return fallback(open, name, screens, as_of);
-        };
-        let cols = Columns::new(&df)?;
-        let symbols = df
-            .column(SYMBOL)
-            .and_then(|c| c.str())
-            .map_err(AnalyticsError::polars(name.to_string()))?;
-        let first_symbol = symbols.get(0).unwrap_or_default();
-        if let Some(mut c) = carry.take() {
-            match c.symbol.as_str().cmp(first_symbol) {
-                std::cmp::Ordering::Greater => return fallback(open, name, screens, as_of),
-                std::cmp::Ordering::Less => c.finish(cutoff, &mut latest),
-                std::cmp::Ordering::Equal => {
-                    let (last, first) = (*c.dates.last().expect("non-empty"), cols.dates[0]);
-                    if last == first {
-                        return Err(AnalyticsError::DuplicateBar {
-                            input: name.to_string(),
-                            symbol: c.symbol,
-                            date: date_from_days(first).to_string(),
-                        });
+
+    let streamed = std::thread::scope(|scope| -> Result<Option<Latest>, AnalyticsError> {
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<(usize, DataFrame), AnalyticsError>>(1);
+        let (open, metadata, wanted) = (&open, &metadata, &wanted);
+        scope.spawn(move || {
+            let mut offset = 0;
+            for row_group in &metadata.row_groups {
+                let rows = row_group.num_rows();
+                let read = || -> Result<DataFrame, AnalyticsError> {
+                    let mut reader = ParquetReader::new(open()?);
+                    reader.set_metadata(metadata.clone());
+                    let df = reader
+                        .with_columns(Some(wanted.clone()))
+                        .with_slice(Some((offset, rows)))
+                        .finish()
+                        .map_err(AnalyticsError::polars(cannot()))?;
+                    let origin = Origin {
+                        name,
+                        csv: false,
+                        row_offset: offset,
+                    };
+                    normalize_bars(df, origin)
+                };
+                let result = read().map(|df| (offset, df));
+                let failed = result.is_err();
+                // A closed channel means the consumer stopped (fallback or error).
+                if tx.send(result).is_err() || failed {
+                    break;
+                }
+                offset += rows;
+            }
+        });
+
+        let mut latest = Latest::new();
+        let mut carry: Option<Carry> = None;
+        for message in rx {
+            let (offset, df) = message?;
+            if df.height() == 0 {
+                continue;
+            }
+            let origin = Origin {
+                name,
+                csv: false,
+                row_offset: offset,
+            };
+            let Order::Sorted(mut groups) = scan_order(&df, origin)? else {
+                return Ok(None);
+            };
+            let cols = Columns::new(&df)?;
+            let symbols = df
+                .column(SYMBOL)
+                .and_then(|c| c.str())
+                .map_err(AnalyticsError::polars(name.to_string()))?;
+            let first_symbol = symbols.get(0).unwrap_or_default();
+            if let Some(mut c) = carry.take() {
+                match c.symbol.as_str().cmp(first_symbol) {
+                    std::cmp::Ordering::Greater => return Ok(None),
+                    std::cmp::Ordering::Less => c.finish(cutoff, &mut latest),
+                    std::cmp::Ordering::Equal => {
+                        let (last, first) = (*c.dates.last().expect("non-empty"), cols.dates[0]);
+                        if last == first {
+                            return Err(AnalyticsError::DuplicateBar {
+                                input: name.to_string(),
+                                symbol: c.symbol,
+                                date: date_from_days(first).to_string(),
+                            });
+                        }
+                        if last > first {
+                            return Ok(None);
+                        }
+                        c.extend(&cols, groups[0]);
+                        groups.remove(0);
+                        if groups.is_empty() {
+                            carry = Some(c);
+                            continue;
+                        }
+                        c.finish(cutoff, &mut latest);
                     }
-                    if last > first {
-                        return fallback(open, name, screens, as_of);
-                    }
-                    c.extend(&cols, groups[0]);
-                    groups.remove(0);
-                    if groups.is_empty() {
-                        carry = Some(c);
-                        continue;
-                    }
-                    c.finish(cutoff, &mut latest);
                 }
             }
+            // The last symbol may go on in the next row group: carry it.
+            let last = groups.pop().expect("a non-empty frame has a group");
+            latest_of_groups(&cols, symbols, &groups, cutoff, &mut latest);
+            let mut c = Carry {
+                symbol: symbols.get(last.0).unwrap_or_default().to_string(),
+                ..Carry::default()
+            };
+            c.extend(&cols, last);
+            carry = Some(c);
         }
-        // The last symbol may go on in the next row group: carry it.
-        let last = groups.pop().expect("a non-empty frame has a group");
-        latest_of_groups(&cols, symbols, &groups, cutoff, &mut latest);
-        let mut c = Carry {
-            symbol: symbols.get(last.0).unwrap_or_default().to_string(),
-            ..Carry::default()
-        };
-        c.extend(&cols, last);
-        carry = Some(c);
-    }
-    if let Some(c) = carry {
-        c.finish(cutoff, &mut latest);
-    }
+        if let Some(c) = carry {
+            c.finish(cutoff, &mut latest);
+        }
+        Ok(Some(latest))
+    })?;
+    let Some(latest) = streamed else {
+        return fallback(open, name, screens, as_of);
+    };
     phases.mark("read Parquet and kernels");
     outcome(latest, screens, phases)
 }
