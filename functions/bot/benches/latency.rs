@@ -81,19 +81,19 @@ async fn main() {
     bot::fixtures::publish_run(store.as_ref(), SYMBOLS, date, 1, Utc::now())
         .await
         .unwrap();
-    let csv_bytes = std::fs::metadata(
-        dir.path()
-            .join(format!("results/date={date}/results.csv")),
-    )
-    .unwrap()
-    .len();
+    let csv_bytes = std::fs::metadata(dir.path().join(format!("results/date={date}/results.csv")))
+        .unwrap()
+        .len();
     println!(
         "bot latency over {SYMBOLS} symbols (results.csv {:.1} MB), {n} requests per case",
         csv_bytes as f64 / 1e6
     );
 
     for (label, ttl) in [
-        ("warm, latest.json checked every 30 s", Duration::from_secs(30)),
+        (
+            "warm, latest.json checked every 30 s",
+            Duration::from_secs(30),
+        ),
         ("latest.json re-read on every request", Duration::ZERO),
     ] {
         println!("\n[{label}]");
@@ -164,7 +164,10 @@ async fn main() {
                 let status = response.status();
                 let text = response.text().await.unwrap();
                 samples.push(t.elapsed());
-                assert!(status.is_success() && text.contains("sendMessage"), "{text}");
+                assert!(
+                    status.is_success() && text.contains("sendMessage"),
+                    "{text}"
+                );
             }
             summary(&format!("loopback HTTP {case}"), samples);
         }
