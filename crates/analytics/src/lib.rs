@@ -5,6 +5,9 @@
 //! - [`compute_indicators`]: every indicator for every (symbol, date) (`METRICS.md`);
 //! - [`ScreenSet`]: screens parsed from TOML (defaults in the top-level `screens.toml`);
 //! - [`screen_latest`]: metrics on each symbol's latest bar, screen membership and ranks;
+//!   [`screen_latest_file`] / [`screen_latest_parquet`] do the same straight from a file or
+//!   Parquet bytes, streaming sorted Parquet one row group at a time (the Screen step's
+//!   path: about 70 MB of memory for 6.3 M bars instead of about 480 MB);
 //! - [`write_csv`], [`write_parquet`]: results out.
 //!
 //! The arithmetic lives in `kernels` (per-symbol slices, TA-Lib's operation order), polars

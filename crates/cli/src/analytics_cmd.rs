@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
-use screener_analytics::{ScreenSet, compute_indicators, read_bars, screen_latest, write_frame};
+use screener_analytics::{
+    ScreenSet, compute_indicators, read_bars, screen_latest_file, write_frame,
+};
 
 /// Arguments of `screener indicators`.
 #[derive(Args, Debug, Clone)]
@@ -102,9 +104,8 @@ pub fn run_screen(args: ScreenArgs) -> anyhow::Result<()> {
         }
         None => ScreenSet::default_screens(),
     };
-    let bars = read_bars(&args.bars)?;
-    let mut outcome = screen_latest(bars, &screens, args.date)
-        .with_context(|| format!("screening {}", args.bars.display()))?;
+    // Streams sorted Parquet one row group at a time; errors name the file.
+    let mut outcome = screen_latest_file(&args.bars, &screens, args.date)?;
     write_frame(&mut outcome.results, &args.out)?;
     println!(
         "{} symbols screened{}; results in {}",
