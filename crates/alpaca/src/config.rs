@@ -16,10 +16,13 @@ pub const KEY_ID_VARIABLE: &str = "ALPACA_API_KEY_ID";
 pub const SECRET_KEY_VARIABLE: &str = "ALPACA_API_SECRET_KEY";
 /// Alpaca's largest page for `/v2/stocks/bars`; the limit counts bars across symbols.
 pub const MAX_PAGE_LIMIT: usize = 10_000;
-/// Symbols per bars request. Chosen by measurement (the `requests` benchmark; docs/alpaca.md):
-/// at 400 an incremental day for 10,000 symbols takes 26 bars requests (under the 30 target;
-/// 300 would take 34) and a URL of real-length tickers is about 2 KB, far below the 8 KB at
-/// which common servers answer 414, and within the "few hundred symbols" users report safe.
+/// Symbols per bars request (and so per auto-sized batch). Chosen by measurement (the
+/// `requests` benchmark, docs/alpaca.md): with page-filling batches every cap from 100 to 500
+/// backfills 10,000 symbols in 254 requests (minimum 250), so the cap only decides the daily
+/// incremental run, one request per batch: 37 requests at 300 (over the 30 target), 27 at 400,
+/// 22 at 500. 400 is the smallest that meets the target with a margin; its URL is 2.2 KB with
+/// tickers of real length (about 4.6 KB if all had 10 characters), far below the 8 KB at which
+/// common front ends answer 414, and within the "few hundred symbols" users report safe.
 pub const DEFAULT_MAX_SYMBOLS_PER_REQUEST: usize = 400;
 /// A second guard on the URL itself, whatever the symbols' lengths.
 pub const DEFAULT_MAX_URL_BYTES: usize = 6_000;
