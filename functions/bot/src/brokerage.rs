@@ -1,11 +1,16 @@
 //! The brokerage behind `/portfolio`, `/account` and `/monitor`: a small trait the bot needs,
 //! a local fake, and the profit check the old system ran.
 //!
-//! TODO(alpaca adapter): `crates/alpaca` (another engineer's work) had not landed when this was
-//! written. When it does, add `impl Brokerage for` its trading client (GET /v2/account,
-//! GET /v2/positions) and build it in `BotDeps::from_env` when `ALPACA_*` is configured. Until
-//! then the deployed bot answers these commands with [`NotConfigured`], and locally
-//! `SCREENER_BOT_FAKE_BROKERAGE=1` serves [`FakeBrokerage`]'s made-up positions.
+//! TODO(alpaca adapter): not wired yet. `crates/alpaca` landed late in this work (its client has
+//! `Alpaca::account()` and `Alpaca::positions()`, amounts as decimal strings, and
+//! `screener_runtime::build_alpaca(&config)` builds it with the key pair from SSM/env). What is
+//! left: an `AlpacaBrokerage(screener_alpaca::Alpaca)` implementing [`Brokerage`] (parse the
+//! strings to f64; `unrealized_plpc` is already a fraction; map `MarketDataError::Unauthorized`
+//! to [`BrokerageError::Unauthorized`], the rest to `Unavailable`), built in
+//! `wiring::brokerage` when the `ALPACA_*` configuration is present, plus a test against
+//! `screener_alpaca::testing`'s loopback server. Until then the deployed bot answers these
+//! commands with [`NotConfigured`], and locally `SCREENER_BOT_FAKE_BROKERAGE=1` serves
+//! [`FakeBrokerage`]'s made-up positions.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
