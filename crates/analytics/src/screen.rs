@@ -269,8 +269,8 @@ impl Carry {
 /// Streams a Parquet file row group by row group; falls back to reading it whole and
 /// sorting when it is not sorted by (symbol, date).
 ///
-/// A reader thread decodes and normalises the next row group while this thread runs the
-/// kernels on the current one; at most two row groups are in memory besides the carry.
+/// Reader threads decode and normalise the next row groups while this thread runs the
+/// kernels on the current one; each reader holds at most two row groups.
 fn stream_parquet<R, F>(
     open: F,
     name: &str,
@@ -302,42 +302,58 @@ where
     let wanted: Vec<String> = BAR_COLUMNS.iter().map(|c| c.to_string()).collect();
     let cutoff = as_of.map(days_since_epoch);
 
+    // Row group k is decoded by reader k % readers, each one row group ahead at most;
+    // this thread takes them back in file order.
+    let offsets: Vec<usize> = metadata
+        .row_groups
+        .iter()
+        .scan(0, |offset, rg| {
+            let start = *offset;
+            *offset += rg.num_rows();
+            Some(start)
+        })
+        .collect();
     let streamed = std::thread::scope(|scope| -> Result<Option<Latest>, AnalyticsError> {
-        let (tx, rx) =
-            std::sync::mpsc::sync_channel::<Result<(usize, DataFrame), AnalyticsError>>(1);
-        let (open, metadata, wanted) = (&open, &metadata, &wanted);
-        scope.spawn(move || {
-            let mut offset = 0;
-            for row_group in &metadata.row_groups {
-                let rows = row_group.num_rows();
-                let read = || -> Result<DataFrame, AnalyticsError> {
-                    let mut reader = ParquetReader::new(open()?);
-                    reader.set_metadata(metadata.clone());
-                    let df = reader
-                        .with_columns(Some(wanted.clone()))
-                        .with_slice(Some((offset, rows)))
-                        .finish()
-                        .map_err(AnalyticsError::polars(cannot()))?;
-                    let origin = Origin {
-                        name,
-                        csv: false,
-                        row_offset: offset,
+        let row_groups = metadata.row_groups.len();
+        let readers = threads().clamp(1, row_groups.max(1));
+        let (open, metadata, wanted, offsets) = (&open, &metadata, &wanted, &offsets);
+        let mut receivers = Vec::with_capacity(readers);
+        for first in 0..readers {
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<Result<(usize, DataFrame), AnalyticsError>>(1);
+            receivers.push(rx);
+            scope.spawn(move || {
+                for k in (first..row_groups).step_by(readers) {
+                    let (offset, rows) = (offsets[k], metadata.row_groups[k].num_rows());
+                    let read = || -> Result<DataFrame, AnalyticsError> {
+                        let mut reader = ParquetReader::new(open()?);
+                        reader.set_metadata(metadata.clone());
+                        let df = reader
+                            .with_columns(Some(wanted.clone()))
+                            .with_slice(Some((offset, rows)))
+                            .finish()
+                            .map_err(AnalyticsError::polars(cannot()))?;
+                        let origin = Origin {
+                            name,
+                            csv: false,
+                            row_offset: offset,
+                        };
+                        normalize_bars(df, origin)
                     };
-                    normalize_bars(df, origin)
-                };
-                let result = read().map(|df| (offset, df));
-                let failed = result.is_err();
-                // A closed channel means the consumer stopped (fallback or error).
-                if tx.send(result).is_err() || failed {
-                    break;
+                    let result = read().map(|df| (offset, df));
+                    let failed = result.is_err();
+                    // A closed channel means the consumer stopped (fallback or error).
+                    if tx.send(result).is_err() || failed {
+                        break;
+                    }
                 }
-                offset += rows;
-            }
-        });
+            });
+        }
+        let in_order = (0..row_groups).map_while(|k| receivers[k % readers].recv().ok());
 
         let mut latest = Latest::new();
         let mut carry: Option<Carry> = None;
-        for message in rx {
+        for message in in_order {
             let (offset, df) = message?;
             if df.height() == 0 {
                 continue;
