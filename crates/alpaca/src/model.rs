@@ -105,6 +105,9 @@ pub struct Account {
     pub equity: String,
     #[serde(default)]
     pub buying_power: String,
+    /// Equity at the previous close (the day's change is `equity - last_equity`).
+    #[serde(default)]
+    pub last_equity: String,
     #[serde(default)]
     pub portfolio_value: Option<String>,
 }

@@ -593,6 +593,7 @@ async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Reply {
             "cash": "100000.00",
             "equity": "112345.67",
             "buying_power": "200000.00",
+            "last_equity": "110000.00",
             "portfolio_value": "112345.67"
         }),
         "/v2/positions" => json!([
