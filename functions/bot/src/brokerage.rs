@@ -1,19 +1,20 @@
 //! The brokerage behind `/portfolio`, `/account` and `/monitor`: a small trait the bot needs,
-//! a local fake, and the profit check the old system ran.
+//! the Alpaca adapter ([`AlpacaBrokerage`]), a local fake, and the profit check the old system
+//! ran.
 //!
-//! TODO(alpaca adapter): not wired yet. `crates/alpaca` landed late in this work (its client has
-//! `Alpaca::account()` and `Alpaca::positions()`, amounts as decimal strings, and
-//! `screener_runtime::build_alpaca(&config)` builds it with the key pair from SSM/env). What is
-//! left: an `AlpacaBrokerage(screener_alpaca::Alpaca)` implementing [`Brokerage`] (parse the
-//! strings to f64; `unrealized_plpc` is already a fraction; map `MarketDataError::Unauthorized`
-//! to [`BrokerageError::Unauthorized`], the rest to `Unavailable`), built in
-//! `wiring::brokerage` when the `ALPACA_*` configuration is present, plus a test against
-//! `screener_alpaca::testing`'s loopback server. Until then the deployed bot answers these
-//! commands with [`NotConfigured`], and locally `SCREENER_BOT_FAKE_BROKERAGE=1` serves
-//! [`FakeBrokerage`]'s made-up positions.
+//! [`crate::wiring::brokerage`] picks one: the fake with `SCREENER_BOT_FAKE_BROKERAGE=1`,
+//! [`NotConfigured`] when the Alpaca key pair is known to be absent (local runs without
+//! `ALPACA_API_KEY_ID`/`ALPACA_API_SECRET_KEY`), and Alpaca otherwise.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use screener_alpaca::Alpaca;
+use screener_alpaca::model as alpaca;
+use screener_core::config::Config;
+use screener_core::ports::MarketDataError;
 use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
@@ -67,6 +68,229 @@ impl Brokerage for NotConfigured {
     async fn positions(&self) -> Result<Vec<Position>, BrokerageError> {
         Err(BrokerageError::NotConfigured(self.0.clone()))
     }
+}
+
+/// Alpaca's trading API (`GET /v2/account`, `GET /v2/positions`) through
+/// [`screener_alpaca::Alpaca`], with its rate limiter, retries and circuit breaker.
+///
+/// Amounts arrive as decimal strings; one that does not parse is
+/// [`BrokerageError::Unavailable`] naming the field (never a made-up zero). A refused key pair
+/// is [`BrokerageError::Unauthorized`]; a key pair that is not there at all (no SSM parameter,
+/// no environment variable) is [`BrokerageError::NotConfigured`] saying how to add one. The key
+/// pair is read on the first command, not at init, and never appears in an error, a log line
+/// or `Debug`. Each call gives up after a deadline ([`ALPACA_DEADLINE`]), whatever the client
+/// is waiting for (a slow host, its rate limiter, SSM), so the webhook always answers.
+pub struct AlpacaBrokerage {
+    client: OnceCell<Alpaca>,
+    /// Builds the client on first use (see [`AlpacaBrokerage::lazy`]).
+    config: Option<Config>,
+    /// Shown to the user when the key pair is missing.
+    how_to_configure: String,
+    deadline: Duration,
+}
+
+/// How long one `/portfolio`, `/account` or `/monitor` may wait for Alpaca: inside the bot
+/// Lambda's 29 s (the HTTP API gives up at 30 s), with room for the rest of the update.
+pub const ALPACA_DEADLINE: Duration = Duration::from_secs(20);
+
+impl std::fmt::Debug for AlpacaBrokerage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlpacaBrokerage")
+            .field("client", &self.client.get())
+            .field("how_to_configure", &self.how_to_configure)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlpacaBrokerage {
+    /// Over a client built by the caller (the tests).
+    pub fn new(client: Alpaca, how_to_configure: impl Into<String>) -> Self {
+        AlpacaBrokerage {
+            client: OnceCell::new_with(Some(client)),
+            config: None,
+            how_to_configure: how_to_configure.into(),
+            deadline: ALPACA_DEADLINE,
+        }
+    }
+
+    /// Builds the client with [`screener_runtime::build_alpaca`] (as the fetch steps do) on the
+    /// first command, so the bot's init stays synchronous and free of I/O.
+    pub fn lazy(config: Config, how_to_configure: impl Into<String>) -> Self {
+        AlpacaBrokerage {
+            client: OnceCell::new(),
+            config: Some(config),
+            how_to_configure: how_to_configure.into(),
+            deadline: ALPACA_DEADLINE,
+        }
+    }
+
+    /// Another deadline than [`ALPACA_DEADLINE`].
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// `call` with the client, classified, within the deadline.
+    async fn call<T, F>(&self, what: &str, call: F) -> Result<T, BrokerageError>
+    where
+        F: AsyncFnOnce(&Alpaca) -> Result<T, BrokerageError>,
+    {
+        let attempt = async {
+            let client = self.client().await?;
+            call(client).await
+        };
+        match tokio::time::timeout(self.deadline, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(BrokerageError::Unavailable(format!(
+                "Alpaca did not answer the {what} request within {:?}",
+                self.deadline
+            ))),
+        }
+    }
+
+    async fn client(&self) -> Result<&Alpaca, BrokerageError> {
+        self.client
+            .get_or_try_init(|| async {
+                let config = self.config.as_ref().ok_or_else(|| {
+                    BrokerageError::Unavailable("the Alpaca client was not built".into())
+                })?;
+                screener_runtime::build_alpaca(config).await.map_err(|e| {
+                    tracing::error!(error = %e, "cannot build the Alpaca client");
+                    BrokerageError::NotConfigured(
+                        "the Alpaca settings are not usable (the bot's log says why)".into(),
+                    )
+                })
+            })
+            .await
+    }
+
+    fn classify(&self, error: MarketDataError) -> BrokerageError {
+        match error {
+            // The client's wording for a key pair the secrets adapter does not have (pinned by
+            // functions/bot/tests/alpaca.rs): not a refusal, just nothing configured yet.
+            MarketDataError::Unauthorized(detail) if detail.starts_with(NO_CREDENTIALS) => {
+                tracing::warn!(%detail, "no Alpaca key pair is configured");
+                BrokerageError::NotConfigured(self.how_to_configure.clone())
+            }
+            MarketDataError::Unauthorized(detail) => {
+                tracing::warn!(%detail, "Alpaca refused the key pair");
+                BrokerageError::Unauthorized
+            }
+            other => BrokerageError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// How [`Alpaca`] starts an `Unauthorized` message when the key pair could not be found.
+const NO_CREDENTIALS: &str = "no Alpaca credentials";
+
+#[async_trait]
+impl Brokerage for AlpacaBrokerage {
+    async fn account(&self) -> Result<Account, BrokerageError> {
+        self.call("account", async |client: &Alpaca| {
+            let account = client.account().await.map_err(|e| self.classify(e))?;
+            convert_account(&account, &client.config().trading_url)
+        })
+        .await
+    }
+
+    async fn positions(&self) -> Result<Vec<Position>, BrokerageError> {
+        self.call("positions", async |client: &Alpaca| {
+            let positions = client.positions().await.map_err(|e| self.classify(e))?;
+            positions.iter().map(convert_position).collect()
+        })
+        .await
+    }
+}
+
+/// One decimal string from Alpaca; `what` names the field (and the symbol) in the error.
+fn amount(what: &str, text: &str) -> Result<f64, BrokerageError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(BrokerageError::Unavailable(format!(
+            "Alpaca sent no {what}"
+        )));
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(BrokerageError::Unavailable(format!(
+            "Alpaca sent {what} {text:?}, which is not a decimal number"
+        ))),
+    }
+}
+
+fn optional_amount(what: &str, text: Option<&str>) -> Result<Option<f64>, BrokerageError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => amount(what, text).map(Some),
+    }
+}
+
+/// `paper` or `live`: the paper host, or a paper account number (`PA...`) behind another URL.
+pub fn account_mode(trading_url: &str, account_number: &str) -> &'static str {
+    if trading_url.contains("paper-api.") || account_number.starts_with("PA") {
+        "paper"
+    } else {
+        "live"
+    }
+}
+
+fn convert_account(a: &alpaca::Account, trading_url: &str) -> Result<Account, BrokerageError> {
+    Ok(Account {
+        status: a.status.clone(),
+        currency: if a.currency.is_empty() {
+            "USD".into()
+        } else {
+            a.currency.clone()
+        },
+        equity: amount("account equity", &a.equity)?,
+        cash: amount("account cash", &a.cash)?,
+        buying_power: amount("account buying_power", &a.buying_power)?,
+        last_equity: amount("account last_equity", &a.last_equity)?,
+        mode: account_mode(trading_url, &a.account_number).into(),
+    })
+}
+
+/// A position; the figures Alpaca may leave out (price, value, P/L) are derived from the
+/// ones it sent, and a figure that is there but not a number is an error.
+fn convert_position(p: &alpaca::Position) -> Result<Position, BrokerageError> {
+    let field = |name: &str| format!("{name} of {}", p.symbol);
+    let qty = amount(&field("qty"), &p.qty)?;
+    let avg_entry_price = amount(&field("avg_entry_price"), &p.avg_entry_price)?;
+    let market_value = optional_amount(&field("market_value"), p.market_value.as_deref())?;
+    let current_price = optional_amount(&field("current_price"), p.current_price.as_deref())?;
+    let (current_price, market_value) = match (current_price, market_value) {
+        (Some(price), Some(value)) => (price, value),
+        (Some(price), None) => (price, price * qty),
+        (None, Some(value)) if qty != 0.0 => (value / qty, value),
+        _ => {
+            return Err(BrokerageError::Unavailable(format!(
+                "Alpaca sent neither current_price nor market_value of {}",
+                p.symbol
+            )));
+        }
+    };
+    let cost_basis = optional_amount(&field("cost_basis"), Some(&p.cost_basis))?
+        .unwrap_or(qty * avg_entry_price);
+    let unrealized_pl = optional_amount(&field("unrealized_pl"), p.unrealized_pl.as_deref())?
+        .unwrap_or(market_value - cost_basis);
+    // Already a fraction (0.25 = +25%).
+    let unrealized_plpc =
+        match optional_amount(&field("unrealized_plpc"), p.unrealized_plpc.as_deref())? {
+            Some(v) => v,
+            None if cost_basis != 0.0 => unrealized_pl / cost_basis.abs(),
+            None => 0.0,
+        };
+    Ok(Position {
+        symbol: p.symbol.clone(),
+        qty,
+        avg_entry_price,
+        current_price,
+        market_value,
+        unrealized_pl,
+        unrealized_plpc,
+    })
 }
 
 /// Made-up paper positions, for local use and tests.
@@ -157,6 +381,77 @@ pub fn profit_check(positions: &[Position], top: usize, target_pct: f64) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn alpaca_position(json: serde_json::Value) -> alpaca::Position {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn alpaca_account() -> alpaca::Account {
+        serde_json::from_value(serde_json::json!({
+            "id": "x", "account_number": "123456789", "status": "ACTIVE", "currency": "USD",
+            "cash": "1000.5", "equity": "2000", "buying_power": "4000", "last_equity": "1900"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn alpaca_decimal_strings_become_numbers_and_the_return_stays_a_fraction() {
+        let p = convert_position(&alpaca_position(serde_json::json!({
+            "symbol": "AAPL", "qty": "2.5", "avg_entry_price": "100", "market_value": "300",
+            "cost_basis": "250", "unrealized_pl": "50", "unrealized_plpc": "0.2",
+            "current_price": "120"
+        })))
+        .unwrap();
+        assert_eq!(
+            (p.qty, p.avg_entry_price, p.current_price, p.market_value),
+            (2.5, 100.0, 120.0, 300.0)
+        );
+        assert_eq!((p.unrealized_pl, p.unrealized_plpc), (50.0, 0.2));
+        let a = convert_account(&alpaca_account(), "https://api.alpaca.markets").unwrap();
+        assert_eq!((a.equity, a.cash, a.last_equity), (2000.0, 1000.5, 1900.0));
+        assert_eq!(a.mode, "live");
+    }
+
+    #[test]
+    fn figures_alpaca_leaves_out_are_derived_from_the_ones_it_sent() {
+        let p = convert_position(&alpaca_position(serde_json::json!({
+            "symbol": "MSFT", "qty": "4", "avg_entry_price": "50", "market_value": "240"
+        })))
+        .unwrap();
+        assert_eq!((p.current_price, p.unrealized_pl), (60.0, 40.0));
+        assert!((p.unrealized_plpc - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_amount_that_is_not_a_number_is_unavailable_and_names_the_field() {
+        let err = convert_position(&alpaca_position(serde_json::json!({
+            "symbol": "AAPL", "qty": "2", "avg_entry_price": "1,00", "current_price": "1"
+        })))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, BrokerageError::Unavailable(_)));
+        assert!(
+            text.contains("avg_entry_price of AAPL") && text.contains("\"1,00\""),
+            "{text}"
+        );
+        let mut account = alpaca_account();
+        account.last_equity = String::new();
+        let text = convert_account(&account, "x").unwrap_err().to_string();
+        assert!(text.contains("no account last_equity"), "{text}");
+        account.equity = "NaN".into();
+        let text = convert_account(&account, "x").unwrap_err().to_string();
+        assert!(text.contains("account equity \"NaN\""), "{text}");
+    }
+
+    #[test]
+    fn paper_or_live_comes_from_the_host_or_the_account_number() {
+        assert_eq!(
+            account_mode("https://paper-api.alpaca.markets", "9"),
+            "paper"
+        );
+        assert_eq!(account_mode("https://api.alpaca.markets", "123"), "live");
+        assert_eq!(account_mode("http://127.0.0.1:9", "PA3FAKE00001"), "paper");
+    }
 
     #[test]
     fn the_profit_check_averages_the_best_five_returns() {

@@ -1,15 +1,18 @@
 //! Building [`BotDeps`] from the environment: the same `SCREENER_STORE` / `SCREENER_SECRETS`
-//! configuration as the workflow's steps, plus the bot's own variables (see [`crate::config`]).
+//! configuration as the workflow's steps (and the same `ALPACA_*` settings for the brokerage),
+//! plus the bot's own variables (see [`crate::config`]).
 
 use std::sync::Arc;
 
+use screener_alpaca::AlpacaConfig;
+use screener_alpaca::config::{KEY_ID_VARIABLE, SECRET_KEY_VARIABLE};
 use screener_aws::{S3Store, SfnClient, SsmSecrets};
 use screener_core::config::{Config, SecretsChoice, StoreLocation};
 use screener_core::local::{DirStore, EnvSecrets};
 use screener_core::ports::{Secrets, Store};
 
 use crate::BotDeps;
-use crate::brokerage::{Brokerage, FakeBrokerage, NotConfigured};
+use crate::brokerage::{AlpacaBrokerage, Brokerage, FakeBrokerage, NotConfigured};
 use crate::config::{BotConfigError, BotSettings, ParamNames};
 use crate::rerun::{Rerun, RerunNotConfigured, SfnRerun};
 
@@ -59,15 +62,66 @@ pub async fn secrets(config: &Config, params: &ParamNames) -> Arc<dyn Secrets> {
     }
 }
 
-/// The brokerage behind `/portfolio`, `/account`, `/monitor`.
+/// The brokerage behind `/portfolio`, `/account`, `/monitor`, for the configuration in the
+/// environment (what `screener bot serve` uses); see [`brokerage_for`].
 pub fn brokerage() -> Arc<dyn Brokerage> {
-    if std::env::var("SCREENER_BOT_FAKE_BROKERAGE").is_ok_and(|v| v == "1") {
+    if fake_brokerage_requested() {
         return Arc::new(FakeBrokerage::demo());
     }
-    // TODO(alpaca adapter): build the screener_alpaca trading client here once it lands.
-    Arc::new(NotConfigured(
-        "the Alpaca adapter is not wired into the bot yet (set SCREENER_BOT_FAKE_BROKERAGE=1 for a local demo)".into(),
-    ))
+    match Config::from_env() {
+        Ok(config) => brokerage_for(&config),
+        Err(e) => {
+            tracing::error!(error = %e, "no brokerage: the configuration is invalid");
+            Arc::new(NotConfigured(
+                "the bot's configuration is invalid (the bot's log says why)".into(),
+            ))
+        }
+    }
+}
+
+/// The brokerage for `config`. No I/O:
+///
+/// * `SCREENER_BOT_FAKE_BROKERAGE=1`: [`FakeBrokerage`]'s made-up positions (local demos);
+/// * secrets from the environment (local) without `ALPACA_API_KEY_ID` and
+///   `ALPACA_API_SECRET_KEY`: [`NotConfigured`], saying which variables to set;
+/// * otherwise Alpaca ([`AlpacaBrokerage`]), built as the fetch steps build it: the `ALPACA_*`
+///   settings, and the key pair from those variables or, in Lambda, from the SSM parameters
+///   `/screener/alpaca/api_key` and `/screener/alpaca/secret_key` (read on the first command;
+///   when they do not exist the commands answer how to create them).
+pub fn brokerage_for(config: &Config) -> Arc<dyn Brokerage> {
+    if fake_brokerage_requested() {
+        return Arc::new(FakeBrokerage::demo());
+    }
+    let alpaca = match AlpacaConfig::from_env() {
+        Ok(alpaca) => alpaca,
+        Err(e) => {
+            tracing::error!(error = %e, "no brokerage: the Alpaca settings are invalid");
+            return Arc::new(NotConfigured(
+                "the Alpaca settings are not usable (the bot's log says why)".into(),
+            ));
+        }
+    };
+    let how_to_configure = match config.secrets {
+        SecretsChoice::Env => {
+            let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+            let how = format!(
+                "set {KEY_ID_VARIABLE} and {SECRET_KEY_VARIABLE} to an Alpaca key pair (paper keys go with the default ALPACA_TRADING_URL), or SCREENER_BOT_FAKE_BROKERAGE=1 for a made-up demo portfolio"
+            );
+            if !(set(KEY_ID_VARIABLE) && set(SECRET_KEY_VARIABLE)) {
+                return Arc::new(NotConfigured(how));
+            }
+            how
+        }
+        SecretsChoice::Ssm => format!(
+            "the operator can create the SSM SecureString parameters {} and {} with an Alpaca key pair (docs/bot.md)",
+            alpaca.key_id_parameter, alpaca.secret_key_parameter
+        ),
+    };
+    Arc::new(AlpacaBrokerage::lazy(config.clone(), how_to_configure))
+}
+
+fn fake_brokerage_requested() -> bool {
+    std::env::var("SCREENER_BOT_FAKE_BROKERAGE").is_ok_and(|v| v == "1")
 }
 
 /// `/rerun` through Step Functions when `SCREENER_STATE_MACHINE_ARN` is set.
@@ -93,9 +147,36 @@ impl BotDeps {
         Ok(BotDeps::new(
             store,
             secrets,
-            brokerage(),
+            brokerage_for(&config),
             rerun().await,
             settings,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::brokerage::BrokerageError;
+
+    #[tokio::test]
+    async fn locally_without_the_key_pair_the_brokerage_says_which_variables_to_set() {
+        let set = |name: &str| std::env::var_os(name).is_some();
+        if set(KEY_ID_VARIABLE) || set(SECRET_KEY_VARIABLE) || set("SCREENER_BOT_FAKE_BROKERAGE") {
+            eprintln!("skipped: the environment configures a brokerage");
+            return;
+        }
+        let vars = HashMap::from([("SCREENER_SECRETS".to_string(), "env".to_string())]);
+        let brokerage = brokerage_for(&Config::from_vars(&vars).unwrap());
+        let Err(BrokerageError::NotConfigured(how)) = brokerage.positions().await else {
+            panic!("expected NotConfigured");
+        };
+        assert!(
+            how.contains("ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY")
+                && how.contains("SCREENER_BOT_FAKE_BROKERAGE=1"),
+            "{how}"
+        );
     }
 }

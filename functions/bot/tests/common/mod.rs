@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bot::BotDeps;
-use bot::brokerage::FakeBrokerage;
+use bot::brokerage::{Brokerage, FakeBrokerage};
 use bot::config::BotSettings;
 use bot::rerun::{Rerun, RerunError, RerunOutcome, execution_name};
 use bot::telegram::SendLimits;
@@ -226,6 +226,8 @@ pub struct Options {
     pub symbols: usize,
     pub publish: bool,
     pub allow_list: Option<String>,
+    /// The brokerage behind /portfolio, /account, /monitor (default: the demo fake).
+    pub brokerage: Option<Arc<dyn Brokerage>>,
 }
 
 impl Default for Options {
@@ -234,6 +236,7 @@ impl Default for Options {
             symbols: 300,
             publish: true,
             allow_list: Some(format!("{ALLOWED}, {ADMIN}")),
+            brokerage: None,
         }
     }
 }
@@ -266,7 +269,9 @@ impl World {
         let deps = Arc::new(BotDeps::new(
             store.clone(),
             Arc::new(secrets.clone()),
-            Arc::new(FakeBrokerage::demo()),
+            options
+                .brokerage
+                .unwrap_or_else(|| Arc::new(FakeBrokerage::demo())),
             rerun.clone(),
             settings,
         ));
