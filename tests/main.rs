@@ -1,7 +1,9 @@
 //! Workspace integration tests: one test binary, one module per area.
 
 mod alpaca;
+mod aws;
 mod bot;
+mod lambda_runtime;
 mod remote;
 mod template;
 mod workflow;

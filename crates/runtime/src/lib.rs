@@ -18,6 +18,7 @@ use screener_core::csv_source::CsvMarket;
 use screener_core::local::{DirStore, EnvSecrets, LogMetrics};
 use screener_core::ports::{MarketData, Metrics, Secrets, Store};
 use screener_core::synthetic::SyntheticMarket;
+use screener_core::workflow::error_names::CONFIG_INVALID;
 use screener_core::workflow::{StepError, parse_input};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -147,9 +148,51 @@ pub fn init_lambda_tracing() {
         .try_init();
 }
 
+async fn wire() -> Result<Deps, WiringError> {
+    build_deps(&Config::from_env()?).await
+}
+
+/// An init failure (bad configuration) as Lambda should report it.
+fn diagnostic_for_init(error: &WiringError) -> Diagnostic {
+    Diagnostic {
+        error_type: CONFIG_INVALID.to_string(),
+        error_message: error.to_string(),
+    }
+}
+
+/// Tells the Lambda service why this function cannot start (`POST /runtime/init/error`), so
+/// the failed invocation and the logs name the configuration problem instead of a bare
+/// `Runtime.ExitError`. Best effort: a failure to report is logged, and the caller exits
+/// either way.
+async fn report_init_error(diagnostic: &Diagnostic) {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return; // not in Lambda
+    }
+    let body = serde_json::to_vec(diagnostic).unwrap_or_default();
+    let request = lambda_runtime_api_client::build_request()
+        .method("POST")
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", &diagnostic.error_type)
+        .header("content-type", "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body));
+    let sent: Result<(), lambda_runtime::Error> = match (
+        request,
+        lambda_runtime_api_client::Client::builder().build(),
+    ) {
+        (Ok(request), Ok(client)) => client.call(request).await.map(|_| ()),
+        (Err(e), _) => Err(e.into()),
+        (_, Err(e)) => Err(e.into()),
+    };
+    if let Err(error) = sent {
+        tracing::error!(%error, "could not report the init error to the Lambda Runtime API");
+    }
+}
+
 /// Runs one step handler as a Lambda function: reads the configuration, builds the adapters
 /// once per container, parses each event into the step's input type (a bad event is
-/// `Input.Invalid`, naming the problem), and reports errors under their stable names.
+/// `Input.Invalid`, naming the problem), and reports errors under their stable names. A
+/// configuration that cannot be used is reported to Lambda as an init error named
+/// `Config.Invalid`, and the process exits.
 pub async fn serve_step<I, O, F, Fut>(
     step: &'static str,
     handler: F,
@@ -161,8 +204,14 @@ where
     Fut: Future<Output = Result<O, StepError>>,
 {
     init_lambda_tracing();
-    let config = Config::from_env()?;
-    let deps = build_deps(&config).await?;
+    let deps = match wire().await {
+        Ok(deps) => deps,
+        Err(error) => {
+            tracing::error!(step, error = CONFIG_INVALID, cause = %error, "cannot start");
+            report_init_error(&diagnostic_for_init(&error)).await;
+            return Err(error.into());
+        }
+    };
     let handler = &handler;
     let deps = &deps;
     lambda_runtime::run(service_fn(

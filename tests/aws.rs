@@ -1,0 +1,368 @@
+//! The whole workflow on the AWS adapters, against a loopback AWS API (moto): the S3 store
+//! publishes exactly what the local directory store does, in-process and through the real
+//! `screener run --store s3://...` binary.
+//!
+//! Needs `SCREENER_TEST_AWS_ENDPOINT` (`scripts/test` starts moto and sets it; by hand:
+//! `bash scripts/moto-server.sh start && SCREENER_TEST_AWS_ENDPOINT=$(cat target/moto-endpoint)
+//! cargo test -p screener-cli --test integration aws`). Without it these tests say so and pass
+//! without checking anything.
+//!
+//! Credentials and endpoint are set on the SDK configuration (in-process) or in the child's
+//! environment (the binary), never in this process's environment, which the other tests share.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
+use chrono::{NaiveDate, TimeZone, Utc};
+use screener_aws::S3Store;
+use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
+use screener_cli::steps::LocalInvoker;
+use screener_core::Deps;
+use screener_core::config::Settings;
+use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::ports::Store;
+use screener_core::synthetic::SyntheticMarket;
+use screener_core::validation::ValidationRules;
+use screener_core::workflow::{Manifest, keys};
+use screener_states::{ExecutionOptions, ExecutionStatus, VirtualClock};
+use serde_json::{Value, json};
+
+const ENDPOINT_VARIABLE: &str = "SCREENER_TEST_AWS_ENDPOINT";
+const SEED: u64 = 42;
+const SYMBOLS: usize = 120;
+const BATCH: usize = 25;
+
+fn run_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 6, 13).unwrap()
+}
+
+/// The loopback endpoint, or `None` (said once) when these tests are skipped.
+fn endpoint() -> Option<String> {
+    match std::env::var(ENDPOINT_VARIABLE) {
+        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_string()),
+        _ => {
+            static SAY: Once = Once::new();
+            SAY.call_once(|| {
+                // Straight to stderr: the harness captures print! of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "workflow-on-AWS tests skipped: {ENDPOINT_VARIABLE} is not set \
+                     (scripts/test sets it; or bash scripts/moto-server.sh start && \
+                     export {ENDPOINT_VARIABLE}=$(cat target/moto-endpoint))"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// The SDK configuration for the loopback server, with fake credentials set on it.
+async fn sdk_config(endpoint: &str) -> SdkConfig {
+    screener_aws::aws_config(Some(endpoint))
+        .await
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "moto",
+        )))
+        .region(Region::new("us-east-1"))
+        .build()
+}
+
+/// A bucket name no other test (in this run or an earlier one on the same server) uses.
+fn unique(label: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+        % 1_000_000_000;
+    format!(
+        "{label}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn create_bucket(config: &SdkConfig) -> String {
+    let bucket = unique("screener-e2e");
+    S3Store::from_config(config, &bucket, "")
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create the test bucket");
+    bucket
+}
+
+fn deps(store: Arc<dyn Store>) -> Deps {
+    Deps {
+        store,
+        market: Arc::new(SyntheticMarket::new(SEED, SYMBOLS).unwrap()),
+        metrics: Arc::new(MemoryMetrics::default()),
+        settings: Settings {
+            batch_size: BATCH,
+            lookback_days: 400,
+            validation: ValidationRules::default(),
+            environment: "test".into(),
+            screens_file: None,
+        },
+    }
+}
+
+/// Runs the real state machine in-process on `deps`.
+async fn run(deps: &Deps, name: &str) {
+    let definition = load_definition(SCREENER_ASL).unwrap();
+    let options = ExecutionOptions {
+        execution_name: name.into(),
+        state_machine_name: "screener".into(),
+        clock: Arc::new(VirtualClock::new(
+            Utc.with_ymd_and_hms(2025, 6, 13, 22, 0, 0).unwrap(),
+        )),
+        ..ExecutionOptions::default()
+    };
+    let execution = run_workflow(
+        &definition,
+        json!({"date": run_date()}),
+        Arc::new(LocalInvoker { deps: deps.clone() }),
+        options,
+        false,
+    )
+    .await;
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{name}: {:?} {:?}",
+        execution.error,
+        execution.cause
+    );
+}
+
+/// Everything a run left in a store, keyed with its run id replaced by `RUN`. The files that
+/// carry timestamps, run ids and durations (the manifest, `latest.json`, `report.html`'s header
+/// and step durations) are
+/// kept with those parts removed; every other object as its bytes.
+async fn contents(store: &dyn Store, run_id: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let keys = store.list("").await.unwrap();
+    assert!(!keys.is_empty(), "{} is empty", store.locate(""));
+    for key in keys {
+        let bytes = store.get(&key).await.unwrap();
+        let value = if key == keys::LATEST {
+            let mut latest: Value = serde_json::from_slice(&bytes).unwrap();
+            let latest = latest.as_object_mut().unwrap();
+            latest.remove("run_id");
+            latest.remove("published_at");
+            Value::Object(latest.clone())
+        } else if key.ends_with("/report.html") {
+            // Same for the report's header (run id, finish time) and step durations table.
+            let html = String::from_utf8(bytes).unwrap();
+            let html = without_between(&html, "<p>Run <code>", "</p></header>");
+            let html = without_between(&html, "<h3>Step durations</h3>", "<h3>Failed batches");
+            Value::String(format!("report: {:?}", hash(html.as_bytes())))
+        } else if key.ends_with("/manifest.json") {
+            // Typed first: the manifest must parse as one.
+            let manifest: Manifest = serde_json::from_slice(&bytes).unwrap();
+            let mut value = serde_json::to_value(manifest).unwrap();
+            let manifest = value.as_object_mut().unwrap();
+            for field in ["run_id", "started_at", "finished_at", "durations_ms"] {
+                manifest.remove(field);
+            }
+            value
+        } else {
+            Value::String(format!("{} bytes: {:?}", bytes.len(), hash(&bytes)))
+        };
+        out.insert(key.replace(&format!("runs/{run_id}/"), "runs/RUN/"), value);
+    }
+    out
+}
+
+/// `text` without the first span from `start` to the next `end` (both kept as markers); the
+/// span must be there, so a change to the report's layout fails loudly here.
+fn without_between(text: &str, start: &str, end: &str) -> String {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start:?}")) + start.len();
+    let to = from
+        + text[from..]
+            .find(end)
+            .unwrap_or_else(|| panic!("no {end:?}"));
+    format!("{}{}", &text[..from], &text[to..])
+}
+
+/// FNV-1a, to compare objects without holding both copies in the assertion message.
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// The published files a person reads, as text, for a readable diff when they differ.
+async fn published_text(store: &dyn Store) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for key in store.list(&keys::results_prefix(run_date())).await.unwrap() {
+        if key.ends_with(".csv") {
+            let bytes = store.get(&key).await.unwrap();
+            out.insert(key, String::from_utf8(bytes).unwrap());
+        }
+    }
+    out
+}
+
+async fn assert_same_results(s3: &dyn Store, s3_run: &str, dir: &dyn Store, dir_run: &str) {
+    // results.csv and every top list, as text first (the diff a person would want to see).
+    let (from_s3, from_dir) = (published_text(s3).await, published_text(dir).await);
+    assert!(
+        from_dir.keys().any(|k| k.ends_with("/results.csv"))
+            && from_dir.keys().any(|k| k.contains("/top-")),
+        "{:?}",
+        from_dir.keys()
+    );
+    assert_eq!(from_s3, from_dir);
+    // Then every object of the run, byte for byte, and the manifests' counts, rejections,
+    // repairs, failed batches and screens.
+    let (from_s3, from_dir) = (contents(s3, s3_run).await, contents(dir, dir_run).await);
+    assert_eq!(
+        from_s3.keys().collect::<Vec<_>>(),
+        from_dir.keys().collect::<Vec<_>>()
+    );
+    for (key, value) in &from_dir {
+        assert_eq!(&from_s3[key], value, "{key} differs");
+    }
+}
+
+async fn manifest(store: &dyn Store) -> Manifest {
+    let key = keys::results_file(run_date(), "manifest.json");
+    serde_json::from_slice(&store.get(&key).await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflow_on_s3_publishes_exactly_what_the_directory_run_publishes() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let config = sdk_config(&endpoint).await;
+    let bucket = create_bucket(&config).await;
+    let s3 = Arc::new(S3Store::from_config(&config, &bucket, "screener/e2e"));
+    let s3_deps = deps(s3.clone());
+    run(&s3_deps, "s3-run").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir_deps = deps(Arc::new(DirStore::new(dir.path())));
+    run(&dir_deps, "dir-run").await;
+
+    assert_same_results(&*s3_deps.store, "s3-run", &*dir_deps.store, "dir-run").await;
+    let counts = manifest(&*s3_deps.store).await.counts;
+    assert_eq!(counts.requested as usize, SYMBOLS);
+    assert!(counts.screened > 0 && counts.rejected > 0, "{counts:?}");
+
+    // The objects really are in the bucket, under the prefix and nowhere else.
+    let listed = s3
+        .client()
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(
+        keys.contains(&"screener/e2e/results/latest.json"),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().all(|k| k.starts_with("screener/e2e/")),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), s3.list("").await.unwrap().len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screener_binary_runs_the_workflow_on_s3_and_cloudwatch() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let config = sdk_config(&endpoint).await;
+    let bucket = create_bucket(&config).await;
+    // The metrics' Environment dimension: unique, so the read-back sees only this run's.
+    let environment = unique("e2e");
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_screener"));
+    command
+        .args(["run", "--store", &format!("s3://{bucket}/cli")])
+        .args(["--date", &run_date().to_string()])
+        .args(["--symbols", &SYMBOLS.to_string()])
+        .args(["--seed", &SEED.to_string()])
+        .args(["--batch-size", &BATCH.to_string()])
+        .args(["--name", "cli-run", "--quiet"])
+        // Only what the child needs: nothing of this process's SCREENER_* or AWS_* leaks in.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("SCREENER_SECRETS", "ssm")
+        .env("SCREENER_METRICS", "cloudwatch")
+        .env("SCREENER_ENVIRONMENT", &environment);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("run the screener binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "screener run failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains(&format!("Run cli-run for {}", run_date())),
+        "{stdout}"
+    );
+
+    // What the binary wrote to S3 is what an in-process run on a directory writes.
+    let s3 = S3Store::from_config(&config, &bucket, "cli");
+    let dir = tempfile::tempdir().unwrap();
+    let dir_deps = deps(Arc::new(DirStore::new(dir.path())));
+    run(&dir_deps, "dir-run").await;
+    assert_same_results(&s3, "cli-run", &*dir_deps.store, "dir-run").await;
+
+    // The business metrics landed in CloudWatch.
+    let screened = manifest(&s3).await.counts.screened;
+    assert!(screened > 0);
+    assert_eq!(
+        metric_sum(&config, "SymbolsScreened", &environment).await,
+        Some(f64::from(screened))
+    );
+}
+
+/// The sum of `metric`'s data points with `Environment=environment` over the last ten minutes.
+async fn metric_sum(config: &SdkConfig, metric: &str, environment: &str) -> Option<f64> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let now = SystemTime::now();
+    let statistics = aws_sdk_cloudwatch::Client::new(config)
+        .get_metric_statistics()
+        .namespace(screener_runtime::METRICS_NAMESPACE)
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name(screener_aws::ENVIRONMENT_DIMENSION)
+                .value(environment)
+                .build(),
+        )
+        .start_time(DateTime::from(now - std::time::Duration::from_secs(600)))
+        .end_time(DateTime::from(now + std::time::Duration::from_secs(600)))
+        .period(60)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .expect("GetMetricStatistics");
+    let points = statistics.datapoints();
+    (!points.is_empty()).then(|| points.iter().filter_map(|p| p.sum()).sum())
+}
