@@ -1,8 +1,10 @@
 //! Full-market benchmark of the Screen step's work: Parquet bars in, `screen_latest` with
 //! the default screens, results out as CSV and Parquet.
 //!
-//! Two ways in: `screen_latest_file` (Parquet streamed row group by row group, what the
-//! step should call) and `read_bars` + `screen_latest` (the whole frame in memory).
+//! Three ways in: `screen_latest_file` (Parquet streamed row group by row group),
+//! `read_bars` + `screen_latest` (the whole frame in memory), and what the workflow's
+//! Screen step reads today: validate's CSV file per batch of 100 symbols, one at a time,
+//! through `PartsScreener`.
 //!
 //! `cargo bench -p screener-analytics` runs two sizes, 10,000 symbols x 252 days and
 //! 5,000 x 1,260, on synthetic random-walk bars written to Parquet sorted by (symbol, date)
@@ -20,8 +22,8 @@ use std::time::Instant;
 
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{
-    ScreenSet, compute_indicators, read_bars, screen_latest, screen_latest_file, write_csv,
-    write_parquet,
+    PartsScreener, ScreenOutcome, ScreenSet, compute_indicators, read_bars, read_bars_csv,
+    screen_latest, screen_latest_file, write_csv, write_parquet,
 };
 
 fn main() {
@@ -53,11 +55,28 @@ fn main() {
             "\n{symbols} symbols x {days} days = {bars} bars, Parquet {mb:.1} MB (generated in {:.1} s)",
             t.elapsed().as_secs_f64()
         );
-        for (mode, what) in [
-            ("file", "screen_latest_file (Parquet streamed by row group)"),
-            ("frame", "read_bars + screen_latest (whole frame)"),
+        let batches = dir_path.join(format!("batches_{symbols}x{days}"));
+        write_batches(&path, &batches, days, BATCH_SYMBOLS);
+        for (mode, what, input) in [
+            (
+                "file",
+                "screen_latest_file (Parquet streamed by row group)".to_string(),
+                &path,
+            ),
+            (
+                "frame",
+                "read_bars + screen_latest (whole frame)".to_string(),
+                &path,
+            ),
+            (
+                "batches",
+                format!(
+                    "the Screen step's input: CSV files of {BATCH_SYMBOLS} symbols (validate's output) through PartsScreener"
+                ),
+                &batches,
+            ),
         ] {
-            let mut results: Vec<ChildReport> = (0..runs).map(|_| run_child(&path, mode)).collect();
+            let mut results: Vec<ChildReport> = (0..runs).map(|_| run_child(input, mode)).collect();
             results.sort_by(|a, b| a.total.total_cmp(&b.total));
             let best = &results[0];
             let median = &results[results.len() / 2];
@@ -153,14 +172,15 @@ fn child(args: &[String]) {
     let screens = ScreenSet::default_screens();
     let t0 = Instant::now();
     // The streaming path reads the file itself.
-    let bars = (mode != "file").then(|| read_bars(&path).expect("read bars"));
+    let bars =
+        (mode == "frame" || mode == "indicators").then(|| read_bars(&path).expect("read bars"));
     let t1 = Instant::now();
     let (rows, passing, t2, t3) = match mode {
-        "frame" | "file" => {
-            let mut outcome = if mode == "frame" {
-                screen_latest(bars.expect("read"), &screens, None).expect("screen")
-            } else {
-                screen_latest_file(&path, &screens, None).expect("screen")
+        "frame" | "file" | "batches" => {
+            let mut outcome = match mode {
+                "frame" => screen_latest(bars.expect("read"), &screens, None).expect("screen"),
+                "file" => screen_latest_file(&path, &screens, None).expect("screen"),
+                _ => screen_batches(&path, &screens),
             };
             let t2 = Instant::now();
             let csv = write_csv(&mut outcome.results).expect("csv");
@@ -195,6 +215,42 @@ fn child(args: &[String]) {
         peak_kb(),
         cpu_seconds()
     );
+}
+
+/// Symbols per batch file: the workflow's default batch size.
+const BATCH_SYMBOLS: usize = 100;
+
+/// What the Screen step does with the batches' files (`functions/screen`): one CSV at a
+/// time, as the store hands them over, into a [`PartsScreener`].
+fn screen_batches(dir: &Path, screens: &ScreenSet) -> ScreenOutcome {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("batch dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let mut screener = PartsScreener::new(screens, None);
+    for file in &files {
+        let bytes = std::fs::read(file).expect("read batch");
+        let bars = read_bars_csv(&bytes).expect("batch CSV");
+        screener
+            .add(bars, &file.display().to_string())
+            .expect("screen batch");
+    }
+    screener.finish().expect("screen")
+}
+
+/// The Parquet bars cut into CSV files of `per_batch` whole symbols (rows are sorted by
+/// symbol, `days` rows each), as validate leaves them in the store.
+fn write_batches(parquet: &Path, dir: &Path, days: usize, per_batch: usize) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("batch dir");
+    let df = read_bars(parquet).expect("read bars");
+    let rows = days * per_batch;
+    for (i, start) in (0..df.height()).step_by(rows).enumerate() {
+        let mut part = df.slice(start as i64, rows);
+        let bytes = write_csv(&mut part).expect("batch csv");
+        std::fs::write(dir.join(format!("batch-{i:05}.csv")), bytes).expect("write batch");
+    }
 }
 
 /// User + system CPU time of this process so far, in seconds (clock ticks of 10 ms).

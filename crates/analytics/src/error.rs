@@ -50,6 +50,14 @@ pub enum AnalyticsError {
         symbol: String,
         date: String,
     },
+    #[error(
+        "symbol `{symbol}` is in both {first} and {second}; each symbol's bars must come in one part"
+    )]
+    SymbolInTwoParts {
+        symbol: String,
+        first: String,
+        second: String,
+    },
     #[error("{}: unsupported file type; expected a .csv or .parquet extension", path.display())]
     UnsupportedFormat { path: PathBuf },
     #[error("{}: cannot read or write the file", path.display())]

@@ -27,7 +27,8 @@ pub use io::{
 };
 pub use kernels::INDICATOR_NAMES;
 pub use screen::{
-    ScreenOutcome, ScreenSummary, screen_latest, screen_latest_file, screen_latest_parquet,
+    PartsScreener, ScreenOutcome, ScreenSummary, screen_latest, screen_latest_file,
+    screen_latest_parquet,
 };
 pub use screens::{
     BAR_METRICS, Condition, DEFAULT_SCREENS_TOML, Op, Operand, Screen, ScreenSet, Sort,

@@ -5,6 +5,7 @@
 //! window metrics are computed once (see [`crate::kernels::compute_last`]). The values
 //! are bit-identical to the last row of `compute_indicators`.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -79,6 +80,22 @@ impl Latest {
         }
         for (col, &v) in self.metrics.iter_mut().zip(metrics) {
             col.push(v);
+        }
+    }
+
+    /// The same rows in symbol order (a no-op when they already are).
+    fn sorted_by_symbol(self) -> Latest {
+        if self.symbols.windows(2).all(|w| w[0] <= w[1]) {
+            return self;
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by(|&a, &b| self.symbols[a].cmp(&self.symbols[b]));
+        let pick = |values: &[f64]| order.iter().map(|&i| values[i]).collect::<Vec<f64>>();
+        Latest {
+            symbols: order.iter().map(|&i| self.symbols[i].clone()).collect(),
+            dates: order.iter().map(|&i| self.dates[i]).collect(),
+            bars: std::array::from_fn(|k| pick(&self.bars[k])),
+            metrics: self.metrics.iter().map(|m| pick(m)).collect(),
         }
     }
 
@@ -182,6 +199,79 @@ pub(crate) fn screen_latest_named(
     );
     phases.mark("kernels");
     outcome(latest, screens, phases)
+}
+
+/// [`screen_latest`] over bars that arrive in parts, each holding every bar of its symbols
+/// (the workflow's batches): each part is checked, sorted and reduced to its symbols'
+/// latest-bar metrics as it is added, so memory is one part plus the results, never the
+/// whole market. Screens and ranks run once, over every symbol, in [`finish`](Self::finish).
+pub struct PartsScreener<'a> {
+    screens: &'a ScreenSet,
+    cutoff: Option<i32>,
+    latest: Latest,
+    /// The part each symbol came in, to refuse a symbol split across parts.
+    part_of: HashMap<String, usize>,
+    part_names: Vec<String>,
+    phases: Phases,
+}
+
+impl<'a> PartsScreener<'a> {
+    pub fn new(screens: &'a ScreenSet, as_of: Option<NaiveDate>) -> Self {
+        PartsScreener {
+            screens,
+            cutoff: as_of.map(days_since_epoch),
+            latest: Latest::new(),
+            part_of: HashMap::new(),
+            part_names: Vec::new(),
+            phases: Phases::new(),
+        }
+    }
+
+    /// Adds one part; `name` (a file or store key) names it in errors. A symbol already seen
+    /// in an earlier part is an error: its metrics would be computed on half its history.
+    pub fn add(&mut self, bars: DataFrame, name: &str) -> Result<(), AnalyticsError> {
+        let prepared = prepare(bars, Origin::frame(name))?;
+        let df = &prepared.df;
+        let cols = Columns::new(df)?;
+        let symbols = df
+            .column(SYMBOL)
+            .and_then(|c| c.str())
+            .map_err(AnalyticsError::polars(name.to_string()))?;
+        let part = self.part_names.len();
+        self.part_names.push(name.to_string());
+        for &(start, _) in &prepared.groups {
+            let symbol = symbols.get(start).unwrap_or_default();
+            if let Some(&earlier) = self.part_of.get(symbol) {
+                return Err(AnalyticsError::SymbolInTwoParts {
+                    symbol: symbol.to_string(),
+                    first: self.part_names[earlier].clone(),
+                    second: name.to_string(),
+                });
+            }
+            self.part_of.insert(symbol.to_string(), part);
+        }
+        latest_of_groups(
+            &cols,
+            symbols,
+            &prepared.groups,
+            self.cutoff,
+            &mut self.latest,
+        );
+        Ok(())
+    }
+
+    /// Symbols screened so far.
+    pub fn symbols(&self) -> usize {
+        self.latest.len()
+    }
+
+    /// Screens and ranks every symbol added; results are sorted by symbol whatever order
+    /// the parts came in.
+    pub fn finish(mut self) -> Result<ScreenOutcome, AnalyticsError> {
+        self.phases.mark("parts: read and kernels");
+        let latest = self.latest.sorted_by_symbol();
+        outcome(latest, self.screens, self.phases)
+    }
 }
 
 /// Like [`screen_latest`] on the bars in a `.csv` or `.parquet` file. Parquet sorted by

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use screener_analytics::polars::prelude::{Column, DataFrame};
 use screener_analytics::{
-    ScreenOutcome, ScreenSet, read_bars_csv, screen_latest, write_csv, write_parquet,
+    PartsScreener, ScreenOutcome, ScreenSet, read_bars_csv, write_csv, write_parquet,
 };
 use screener_core::Deps;
 use screener_core::workflow::{
@@ -18,24 +18,24 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
     let run = &input.run;
     let screens = load_screens(deps)?;
 
-    // One CSV of every valid bar: the batches' files share a header, kept once.
-    let mut combined: Vec<u8> = Vec::new();
+    // Batch by batch: each batch holds every bar of its symbols, so memory is one batch
+    // plus the latest-bar results, whatever the size of the market.
+    let mut screener = PartsScreener::new(&screens, Some(run.run_date));
     let mut usable = 0u32;
     for batch in input.batches.iter().filter(|b| b.status == BatchStatus::Ok) {
         let Some(key) = &batch.valid_key else {
             continue;
         };
+        if batch.valid == 0 {
+            continue; // a header and no rows
+        }
         usable += batch.valid;
         let bytes = deps.store.get(key).await?;
-        let body = if combined.is_empty() {
-            &bytes[..]
-        } else {
-            bytes
-                .iter()
-                .position(|b| *b == b'\n')
-                .map_or(&bytes[..0], |i| &bytes[i + 1..])
-        };
-        combined.extend_from_slice(body);
+        let bars = read_bars_csv(&bytes)
+            .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
+        screener
+            .add(bars, key)
+            .map_err(|e| StepError::CorruptData(format!("screening {key}: {e}")))?;
     }
     if usable == 0 {
         let failed = input
@@ -48,9 +48,8 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
             input.batches.len()
         )));
     }
-    let bars =
-        read_bars_csv(&combined).map_err(|e| StepError::CorruptData(format!("valid bars: {e}")))?;
-    let outcome = screen_latest(bars, &screens, Some(run.run_date))
+    let outcome = screener
+        .finish()
         .map_err(|e| StepError::CorruptData(format!("screening: {e}")))?;
     let worst_drawdown = worst_drawdown(&outcome);
     let ScreenOutcome {

@@ -264,3 +264,69 @@ fn screening_a_csv_file_equals_screening_its_frame() {
     let expected = screen_latest(df, &screens, None).unwrap();
     assert!(got.results.equals_missing(&expected.results));
 }
+
+/// `many_symbols` cut into parts of whole symbols, each part's rows as given.
+fn parts_of(df: &DataFrame, symbols_per_part: usize) -> Vec<DataFrame> {
+    let column = df.column("symbol").unwrap().str().unwrap();
+    let symbols: Vec<&str> = (0..column.len()).map(|i| column.get(i).unwrap()).collect();
+    let mut names = symbols.clone();
+    names.dedup();
+    names
+        .chunks(symbols_per_part)
+        .map(|chunk| {
+            let mask: BooleanChunked = symbols.iter().map(|s| chunk.contains(s)).collect();
+            df.filter(&mask).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn screening_in_parts_equals_screening_the_whole_frame_in_any_part_order() {
+    let df = many_symbols();
+    let screens = ScreenSet::default_screens();
+    let d = chrono::NaiveDate::from_ymd_opt(2024, 2, 10).unwrap();
+    for as_of in [None, Some(d)] {
+        let expected = screen_latest(df.clone(), &screens, as_of).unwrap();
+        for per_part in [1, 2, 3] {
+            let mut parts = parts_of(&df, per_part);
+            assert!(parts.len() > 1, "the test needs several parts");
+            for reversed in [false, true] {
+                if reversed {
+                    parts.reverse();
+                }
+                let mut screener = screener_analytics::PartsScreener::new(&screens, as_of);
+                for (i, part) in parts.iter().enumerate() {
+                    screener.add(part.clone(), &format!("part {i}")).unwrap();
+                }
+                let got = screener.finish().unwrap();
+                assert!(
+                    got.results.equals_missing(&expected.results),
+                    "{per_part} symbols per part, reversed {reversed}, as of {as_of:?}:\n{}\n{}",
+                    got.results,
+                    expected.results
+                );
+                for (g, e) in got.screens.iter().zip(&expected.screens) {
+                    assert_eq!(g.count, e.count);
+                    assert!(g.top.equals_missing(&e.top), "{}", g.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_symbol_split_across_parts_is_refused_naming_both_parts() {
+    let screens = ScreenSet::default_screens();
+    let mut screener = screener_analytics::PartsScreener::new(&screens, None);
+    screener
+        .add(frame("A,2024-01-01,1,1,1,1,1\n"), "batch-0001.csv")
+        .unwrap();
+    let err = screener
+        .add(frame("A,2024-01-02,1,1,1,2,1\n"), "batch-0002.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`A`") && err.contains("batch-0001.csv") && err.contains("batch-0002.csv"),
+        "{err}"
+    );
+}
