@@ -10,19 +10,17 @@
 //! Credentials and endpoint are set on the SDK configuration (in-process) or in the child's
 //! environment (the binary), never in this process's environment, which the other tests share.
 
+use crate::support::{run_succeeding, unique};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use screener_aws::S3Store;
-use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
-use screener_cli::steps::LocalInvoker;
 use screener_core::Deps;
 use screener_core::config::Settings;
 use screener_core::local::{DirStore, MemoryMetrics};
@@ -30,8 +28,7 @@ use screener_core::ports::Store;
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::validation::ValidationRules;
 use screener_core::workflow::{Manifest, keys};
-use screener_states::{ExecutionOptions, ExecutionStatus, VirtualClock};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const ENDPOINT_VARIABLE: &str = "SCREENER_TEST_AWS_ENDPOINT";
 const SEED: u64 = 42;
@@ -74,21 +71,6 @@ async fn sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
-/// A bucket name no other test (in this run or an earlier one on the same server) uses.
-fn unique(label: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-        % 1_000_000_000;
-    format!(
-        "{label}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 async fn create_bucket(config: &SdkConfig) -> String {
     let bucket = unique("screener-e2e");
     S3Store::from_config(config, &bucket, "")
@@ -114,34 +96,6 @@ fn deps(store: Arc<dyn Store>) -> Deps {
             screens_file: None,
         },
     }
-}
-
-/// Runs the real state machine in-process on `deps`.
-async fn run(deps: &Deps, name: &str) {
-    let definition = load_definition(SCREENER_ASL).unwrap();
-    let options = ExecutionOptions {
-        execution_name: name.into(),
-        state_machine_name: "screener".into(),
-        clock: Arc::new(VirtualClock::new(
-            Utc.with_ymd_and_hms(2025, 6, 13, 22, 0, 0).unwrap(),
-        )),
-        ..ExecutionOptions::default()
-    };
-    let execution = run_workflow(
-        &definition,
-        json!({"date": run_date()}),
-        Arc::new(LocalInvoker { deps: deps.clone() }),
-        options,
-        false,
-    )
-    .await;
-    assert_eq!(
-        execution.status,
-        ExecutionStatus::Succeeded,
-        "{name}: {:?} {:?}",
-        execution.error,
-        execution.cause
-    );
 }
 
 /// Everything a run left in a store, keyed with its run id replaced by `RUN`. The files that
@@ -249,11 +203,11 @@ async fn the_workflow_on_s3_publishes_exactly_what_the_directory_run_publishes()
     let bucket = create_bucket(&config).await;
     let s3 = Arc::new(S3Store::from_config(&config, &bucket, "screener/e2e"));
     let s3_deps = deps(s3.clone());
-    run(&s3_deps, "s3-run").await;
+    run_succeeding(&s3_deps, run_date(), "s3-run").await;
 
     let dir = tempfile::tempdir().unwrap();
     let dir_deps = deps(Arc::new(DirStore::new(dir.path())));
-    run(&dir_deps, "dir-run").await;
+    run_succeeding(&dir_deps, run_date(), "dir-run").await;
 
     assert_same_results(&*s3_deps.store, "s3-run", &*dir_deps.store, "dir-run").await;
     let counts = manifest(&*s3_deps.store).await.counts;
@@ -329,7 +283,7 @@ async fn the_screener_binary_runs_the_workflow_on_s3_and_cloudwatch() {
     let s3 = S3Store::from_config(&config, &bucket, "cli");
     let dir = tempfile::tempdir().unwrap();
     let dir_deps = deps(Arc::new(DirStore::new(dir.path())));
-    run(&dir_deps, "dir-run").await;
+    run_succeeding(&dir_deps, run_date(), "dir-run").await;
     assert_same_results(&s3, "cli-run", &*dir_deps.store, "dir-run").await;
 
     // The business metrics landed in CloudWatch.

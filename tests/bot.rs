@@ -3,6 +3,7 @@
 //! metrics, Telegram alerts after publish (once per date, never failing the run), and the bot
 //! answering from the real `results.csv`.
 
+use crate::support::run_succeeding;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -10,16 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, TimeZone, Utc};
-use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
-use screener_cli::steps::LocalInvoker;
+use chrono::NaiveDate;
 use screener_core::Deps;
 use screener_core::config::Config;
 use screener_core::local::{DirStore, MemoryMetrics};
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
-use screener_states::{ExecutionOptions, ExecutionStatus, VirtualClock};
 use serde_json::{Value, json};
 
 fn date(d: u32) -> NaiveDate {
@@ -46,33 +44,6 @@ fn deps(dir: &Path) -> (Deps, Arc<MemoryMetrics>) {
         settings,
     };
     (deps, metrics)
-}
-
-async fn run(deps: &Deps, day: NaiveDate, name: &str) {
-    let definition = load_definition(SCREENER_ASL).unwrap();
-    let options = ExecutionOptions {
-        execution_name: name.into(),
-        state_machine_name: "screener".into(),
-        clock: Arc::new(VirtualClock::new(
-            Utc.with_ymd_and_hms(2025, 6, 13, 22, 0, 0).unwrap(),
-        )),
-        ..ExecutionOptions::default()
-    };
-    let execution = run_workflow(
-        &definition,
-        json!({ "date": day }),
-        Arc::new(LocalInvoker { deps: deps.clone() }),
-        options,
-        false,
-    )
-    .await;
-    assert_eq!(
-        execution.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        execution.error,
-        execution.cause
-    );
 }
 
 async fn manifest(deps: &Deps, day: NaiveDate) -> Manifest {
@@ -112,7 +83,7 @@ fn chromium_command(binary: &Path, profile: &Path) -> std::process::Command {
 async fn the_report_renders_in_headless_chromium_with_its_tables_and_charts() {
     let dir = tempfile::tempdir().unwrap();
     let (deps, _) = deps(dir.path());
-    run(&deps, date(13), "report-run").await;
+    run_succeeding(&deps, date(13), "report-run").await;
     let m = manifest(&deps, date(13)).await;
     assert!(
         m.files.contains(&"report.html".to_string()),
@@ -215,7 +186,7 @@ async fn the_report_renders_in_headless_chromium_with_its_tables_and_charts() {
 async fn publish_sends_the_business_metrics_in_one_call() {
     let dir = tempfile::tempdir().unwrap();
     let (deps, metrics) = deps(dir.path());
-    run(&deps, date(13), "metrics-run").await;
+    run_succeeding(&deps, date(13), "metrics-run").await;
     let m = manifest(&deps, date(13)).await;
     let recorded = metrics.recorded();
     let names: BTreeSet<&str> = recorded.iter().map(|d| d.name.as_str()).collect();
@@ -305,7 +276,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
         std::env::set_var("TELEGRAM_API_URL", &url);
         std::env::set_var("TELEGRAM_BOT_TOKEN", "42:integration-test");
     }
-    run(&deps, month_before(), "alerts-day-1").await;
+    run_succeeding(&deps, month_before(), "alerts-day-1").await;
     let store = deps.store.as_ref();
     for screen in [
         "deepest_drawdown",
@@ -316,7 +287,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
     }
     assert!(received.lock().unwrap().is_empty());
 
-    run(&deps, date(13), "alerts-day-2").await;
+    run_succeeding(&deps, date(13), "alerts-day-2").await;
 
     // What changed between the two results files...
     let table = |d: NaiveDate| async move {
@@ -363,7 +334,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
     }
 
     // A re-run of the same date publishes again but alerts no one twice.
-    run(&deps, date(13), "alerts-day-2-rerun").await;
+    run_succeeding(&deps, date(13), "alerts-day-2-rerun").await;
     assert_eq!(received.lock().unwrap().len(), 1);
 
     // Telegram unreachable: the run still succeeds and latest.json still moves.
@@ -373,7 +344,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
     unsafe {
         std::env::set_var("TELEGRAM_API_URL", &dead_url);
     }
-    run(&deps, date(16), "alerts-day-3").await;
+    run_succeeding(&deps, date(16), "alerts-day-3").await;
     let latest: LatestPointer =
         serde_json::from_slice(&store.get(keys::LATEST).await.unwrap()).unwrap();
     assert_eq!(latest.date, date(16));
@@ -403,7 +374,7 @@ impl Secrets for TestSecrets {
 async fn the_bot_answers_from_a_real_run() {
     let dir = tempfile::tempdir().unwrap();
     let (deps, _) = deps(dir.path());
-    run(&deps, date(13), "bot-run").await;
+    run_succeeding(&deps, date(13), "bot-run").await;
     let m = manifest(&deps, date(13)).await;
     let bot_deps = bot::BotDeps::new(
         deps.store.clone(),

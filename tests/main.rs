@@ -5,5 +5,6 @@ mod aws;
 mod bot;
 mod lambda_runtime;
 mod remote;
+mod support;
 mod template;
 mod workflow;

@@ -7,12 +7,11 @@
 //! without it they say so and pass without checking anything. The endpoint and fake
 //! credentials go into the child's environment, never this process's.
 
+use crate::support::unique;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output};
 use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sfn::config::{Credentials, Region, SharedCredentialsProvider};
 use chrono::{NaiveDate, Utc};
@@ -40,20 +39,6 @@ fn endpoint() -> Option<String> {
             None
         }
     }
-}
-
-fn unique(label: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-        % 1_000_000_000_000;
-    format!(
-        "{label}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 async fn sfn(endpoint: &str) -> SfnClient {
