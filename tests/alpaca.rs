@@ -16,9 +16,9 @@ use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
 use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::steps::LocalInvoker;
 use screener_core::Deps;
-use screener_core::bar::read_bars_csv;
 use screener_core::config::Settings;
 use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::parquet::read_bars_parquet;
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 use screener_core::validation::ValidationRules;
 use screener_core::workflow::{Manifest, keys};
@@ -257,7 +257,7 @@ async fn the_workflow_on_alpaca_backfills_then_appends_a_day_then_refetches_a_sp
         m.refetched[0].reason
     );
     // The bars the run validated are the adjusted ones, all 400 days of them.
-    let valid: BarsBySymbol = read_bars_csv(
+    let valid: BarsBySymbol = read_bars_parquet(
         &w.deps
             .store
             .get(&keys::batch_valid_bars("alpaca-day-3", 0))

@@ -3,7 +3,7 @@
 //!
 //! Three ways in: `screen_latest_file` (Parquet streamed row group by row group),
 //! `read_bars` + `screen_latest` (the whole frame in memory), and what the workflow's
-//! Screen step reads today: validate's CSV file per batch of 100 symbols, one at a time,
+//! Screen step reads: validate's Parquet file per batch of 100 symbols, one at a time,
 //! through `PartsScreener`.
 //!
 //! `cargo bench -p screener-analytics` runs two sizes, 10,000 symbols x 252 days and
@@ -18,13 +18,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{
-    PartsScreener, ScreenOutcome, ScreenSet, compute_indicators, read_bars, read_bars_csv,
+    PartsScreener, ScreenOutcome, ScreenSet, compute_indicators, read_bars, read_bars_parquet,
     screen_latest, screen_latest_file, write_csv, write_parquet,
 };
+use screener_core::Symbol;
+use screener_core::bar::{Bar, BarsBySymbol};
+use screener_core::parquet::write_bars_parquet;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,7 +74,7 @@ fn main() {
             (
                 "batches",
                 format!(
-                    "the Screen step's input: CSV files of {BATCH_SYMBOLS} symbols (validate's output) through PartsScreener"
+                    "the Screen step's input: validate's Parquet files of {BATCH_SYMBOLS} symbols through PartsScreener"
                 ),
                 &batches,
             ),
@@ -220,7 +223,7 @@ fn child(args: &[String]) {
 /// Symbols per batch file: the workflow's default batch size.
 const BATCH_SYMBOLS: usize = 100;
 
-/// What the Screen step does with the batches' files (`functions/screen`): one CSV at a
+/// What the Screen step does with the batches' files (`functions/screen`): one file at a
 /// time, as the store hands them over, into a [`PartsScreener`].
 fn screen_batches(dir: &Path, screens: &ScreenSet) -> ScreenOutcome {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -229,27 +232,63 @@ fn screen_batches(dir: &Path, screens: &ScreenSet) -> ScreenOutcome {
         .collect();
     files.sort();
     let mut screener = PartsScreener::new(screens, None);
+    let (mut decode, mut kernels) = (Duration::ZERO, Duration::ZERO);
     for file in &files {
+        let t = Instant::now();
         let bytes = std::fs::read(file).expect("read batch");
-        let bars = read_bars_csv(&bytes).expect("batch CSV");
+        let bars = read_bars_parquet(&bytes).expect("batch Parquet");
+        let decoded = Instant::now();
         screener
             .add(bars, &file.display().to_string())
             .expect("screen batch");
+        decode += decoded - t;
+        kernels += decoded.elapsed();
     }
-    screener.finish().expect("screen")
+    let mut outcome = screener.finish().expect("screen");
+    // Split the parts phase into its two halves, for "where the time goes".
+    outcome.phases.splice(
+        0..0,
+        [
+            ("of which: read + decode Parquet", decode),
+            ("of which: check, sort, kernels", kernels),
+        ],
+    );
+    outcome
 }
 
-/// The Parquet bars cut into CSV files of `per_batch` whole symbols (rows are sorted by
-/// symbol, `days` rows each), as validate leaves them in the store.
+/// The Parquet bars cut into files of `per_batch` whole symbols (rows are sorted by symbol,
+/// `days` rows each), written by validate's writer as validate leaves them in the store.
 fn write_batches(parquet: &Path, dir: &Path, days: usize, per_batch: usize) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("batch dir");
     let df = read_bars(parquet).expect("read bars");
+    let symbol = df.column("symbol").unwrap().str().unwrap().clone();
+    let date = df.column("date").unwrap().date().unwrap().phys.clone();
+    let f = |name: &str| df.column(name).unwrap().f64().unwrap().clone();
+    let (open, high, low, close, volume) =
+        (f("open"), f("high"), f("low"), f("close"), f("volume"));
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
     let rows = days * per_batch;
     for (i, start) in (0..df.height()).step_by(rows).enumerate() {
-        let mut part = df.slice(start as i64, rows);
-        let bytes = write_csv(&mut part).expect("batch csv");
-        std::fs::write(dir.join(format!("batch-{i:05}.csv")), bytes).expect("write batch");
+        let mut batch = BarsBySymbol::new();
+        for row in start..(start + rows).min(df.height()) {
+            let bar = Bar {
+                date: epoch + chrono::Duration::days(date.get(row).unwrap() as i64),
+                open: open.get(row).unwrap(),
+                high: high.get(row).unwrap(),
+                low: low.get(row).unwrap(),
+                close: close.get(row).unwrap(),
+                volume: volume.get(row).unwrap(),
+                vwap: None,
+                trade_count: None,
+            };
+            batch
+                .entry(Symbol::parse(symbol.get(row).unwrap()).unwrap())
+                .or_default()
+                .push(bar);
+        }
+        let bytes = write_bars_parquet(&batch);
+        std::fs::write(dir.join(format!("batch-{i:05}.parquet")), bytes).expect("write batch");
     }
 }
 

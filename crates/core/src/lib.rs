@@ -3,6 +3,7 @@
 //! * [`symbol`], [`bar`]: the values that cross the system's edges, parsed so that bad input is
 //!   rejected where it enters, with an error that names it.
 //! * [`calendar`]: NYSE trading days (weekdays minus exchange holidays).
+//! * [`parquet`]: bars as Parquet, the form validate hands a batch to Screen in.
 //! * [`ports`]: the small traits the step handlers depend on (store, market data, secrets,
 //!   metrics) and [`local`], their local adapters (a directory, environment variables, log lines).
 //! * [`synthetic`] and [`csv_source`]: the offline market data sources.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod csv_source;
 pub mod deps;
 pub mod local;
+pub mod parquet;
 pub mod ports;
 pub mod symbol;
 pub mod synthetic;

@@ -30,7 +30,7 @@ pub mod keys {
         format!("runs/{run_id}/bars/batch-{index:04}.csv")
     }
     pub fn batch_valid_bars(run_id: &str, index: u32) -> String {
-        format!("runs/{run_id}/valid/batch-{index:04}.csv")
+        format!("runs/{run_id}/valid/batch-{index:04}.parquet")
     }
     pub fn batch_validation_report(run_id: &str, index: u32) -> String {
         format!("runs/{run_id}/validation/batch-{index:04}.json")

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
+use screener_core::parquet::read_bars_parquet;
 use screener_core::workflow::{BatchResult, BatchStatus, Manifest, ScreenCount, keys};
 use screener_core::{Deps, ports::StoreError};
 
@@ -118,7 +119,8 @@ pub fn charted_symbols(tops: &[TopList]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The history of `symbols` from the run's valid bars (the batches' `valid_key` CSVs).
+/// The history of `symbols` from the run's valid bars (the batches' `valid_key` Parquet files).
+/// A batch file that cannot be read costs its symbols their charts, never the report.
 pub async fn read_history(
     deps: &Deps,
     batches: &[BatchResult],
@@ -133,43 +135,23 @@ pub async fn read_history(
             continue;
         };
         let bytes = deps.store.get(key).await?;
-        let mut reader = csv::Reader::from_reader(&bytes[..]);
-        let Ok(headers) = reader.byte_headers().cloned() else {
-            continue;
-        };
-        let find = |name: &[u8]| headers.iter().position(|h| h == name);
-        let (Some(sc), Some(dc), Some(hc), Some(cc)) = (
-            find(b"symbol"),
-            find(b"date"),
-            find(b"high"),
-            find(b"close"),
-        ) else {
-            tracing::warn!(
-                key,
-                "valid bars without symbol/date/high/close columns; no charts from it"
-            );
-            continue;
-        };
-        let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).unwrap_or(false) {
-            let Some(symbol) = record.get(sc).and_then(|s| std::str::from_utf8(s).ok()) else {
-                continue;
-            };
-            if !symbols.contains(symbol) {
+        let bars = match read_bars_parquet(&bytes) {
+            Ok(bars) => bars,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "valid bars unreadable; no charts from this batch");
                 continue;
             }
-            let text = |c: usize| record.get(c).and_then(|s| std::str::from_utf8(s).ok());
-            let point = (|| {
-                let date = text(dc)?.parse::<chrono::NaiveDate>().ok()?;
-                Some(Point {
-                    day: (date - chrono::NaiveDate::default()).num_days() as i32,
-                    high: text(hc)?.parse().ok()?,
-                    close: text(cc)?.parse().ok()?,
-                })
-            })();
-            if let Some(point) = point {
-                history.entry(symbol.to_string()).or_default().push(point);
+        };
+        for (symbol, bars) in bars {
+            if !symbols.contains(symbol.as_str()) {
+                continue;
             }
+            let points = history.entry(symbol.to_string()).or_default();
+            points.extend(bars.iter().map(|bar| Point {
+                day: (bar.date - chrono::NaiveDate::default()).num_days() as i32,
+                high: bar.high,
+                close: bar.close,
+            }));
         }
     }
     for points in history.values_mut() {

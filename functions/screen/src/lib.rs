@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use screener_analytics::polars::prelude::{Column, DataFrame};
 use screener_analytics::{
-    PartsScreener, ScreenOutcome, ScreenSet, read_bars_csv, write_csv, write_parquet,
+    PartsScreener, ScreenOutcome, ScreenSet, read_bars_parquet, write_csv, write_parquet,
 };
 use screener_core::Deps;
 use screener_core::workflow::{
@@ -18,7 +18,7 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
     let run = &input.run;
     let screens = load_screens(deps)?;
 
-    // Batch by batch: each batch holds every bar of its symbols, so memory is one batch
+    // Batch by batch (validate's Parquet files): each batch holds every bar of its symbols, so memory is one batch
     // plus the latest-bar results, whatever the size of the market.
     let mut screener = PartsScreener::new(&screens, Some(run.run_date));
     let mut usable = 0u32;
@@ -31,7 +31,7 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
         }
         usable += batch.valid;
         let bytes = deps.store.get(key).await?;
-        let bars = read_bars_csv(&bytes)
+        let bars = read_bars_parquet(&bytes)
             .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
         screener
             .add(bars, key)

@@ -1,6 +1,7 @@
 //! Integration tests of screener-analytics: one binary, one module per area.
 
 mod common;
+mod core_parquet;
 mod io;
 mod metrics;
 mod polars_oracle;
