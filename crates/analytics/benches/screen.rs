@@ -247,10 +247,10 @@ fn screen_batches(dir: &Path, screens: &ScreenSet) -> ScreenOutcome {
     let mut outcome = screener.finish().expect("screen");
     // Split the parts phase into its two halves, for "where the time goes".
     outcome.phases.splice(
-        0..0,
+        1..1,
         [
-            ("of which: read + decode Parquet", decode),
-            ("of which: check, sort, kernels", kernels),
+            ("(of which read + decode Parquet", decode),
+            ("check, sort and kernels)", kernels),
         ],
     );
     outcome
