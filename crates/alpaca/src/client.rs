@@ -327,7 +327,7 @@ impl Alpaca {
                 let source = &self.credentials;
                 let read = |result: Result<SecretString, SecretsError>| {
                     result.map_err(|e| match e {
-                        SecretsError::Missing { .. } => MarketDataError::Unauthorized(format!(
+                        SecretsError::Missing { .. } => MarketDataError::NotConfigured(format!(
                             "no Alpaca credentials: {e} (check {})",
                             source.described_as
                         )),

@@ -389,6 +389,28 @@ async fn the_circuit_opens_after_consecutive_failures_and_later_calls_fail_fast_
 }
 
 #[tokio::test]
+async fn a_key_pair_that_is_not_there_is_a_missing_secret_not_a_refusal() {
+    let r = rig(10, |_| {}).await;
+    let client = Alpaca::with_clock(
+        r.client.config().clone(),
+        CredentialSource {
+            secrets: r.secrets.clone(),
+            key_id_name: "no-such-parameter".into(),
+            secret_key_name: "secret".into(),
+            described_as: "TEST_KEY_ID and TEST_SECRET".into(),
+        },
+        r.clock.clone(),
+    )
+    .unwrap();
+    let err = client.account().await.unwrap_err();
+    assert!(matches!(err, MarketDataError::NotConfigured(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("TEST_KEY_ID and TEST_SECRET"), "{text}");
+    assert_eq!(name(err), "Config.MissingSecret");
+    assert_eq!(r.fake.stats().requests, 0, "nothing to send without keys");
+}
+
+#[tokio::test]
 async fn secrets_are_read_lazily_and_once() {
     let r = rig(10, |_| {}).await;
     assert_eq!(

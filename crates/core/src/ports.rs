@@ -93,6 +93,9 @@ pub enum MarketDataError {
     BadResponse(String),
     #[error("market data credentials refused: {0}")]
     Unauthorized(String),
+    /// No credentials are configured at all (nothing to refuse): a set-up step, not a fault.
+    #[error("market data credentials not configured: {0}")]
+    NotConfigured(String),
     #[error("invalid market data request: {0}")]
     InvalidRequest(String),
 }

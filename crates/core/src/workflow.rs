@@ -122,6 +122,7 @@ impl StepError {
             StepError::MarketData(MarketDataError::Unavailable(_)) => MARKET_UNAVAILABLE,
             StepError::MarketData(MarketDataError::BadResponse(_)) => MARKET_BAD_RESPONSE,
             StepError::MarketData(MarketDataError::Unauthorized(_)) => MARKET_UNAUTHORIZED,
+            StepError::MarketData(MarketDataError::NotConfigured(_)) => CONFIG_MISSING_SECRET,
             StepError::MarketData(MarketDataError::InvalidRequest(_)) => INPUT_INVALID,
             StepError::Secrets(_) => CONFIG_MISSING_SECRET,
             StepError::CorruptData(_) => DATA_CORRUPT,
@@ -425,6 +426,7 @@ mod tests {
             StepError::MarketData(MarketDataError::Unavailable("x".into())),
             StepError::MarketData(MarketDataError::BadResponse("x".into())),
             StepError::MarketData(MarketDataError::Unauthorized("x".into())),
+            StepError::MarketData(MarketDataError::NotConfigured("x".into())),
             StepError::Secrets(SecretsError::Missing {
                 name: "n".into(),
                 hint: "h".into(),

@@ -167,9 +167,8 @@ impl AlpacaBrokerage {
 
     fn classify(&self, error: MarketDataError) -> BrokerageError {
         match error {
-            // The client's wording for a key pair the secrets adapter does not have (pinned by
-            // functions/bot/tests/alpaca.rs): not a refusal, just nothing configured yet.
-            MarketDataError::Unauthorized(detail) if detail.starts_with(NO_CREDENTIALS) => {
+            // A key pair the secrets adapter does not have: not a refusal, nothing set up yet.
+            MarketDataError::NotConfigured(detail) => {
                 tracing::warn!(%detail, "no Alpaca key pair is configured");
                 BrokerageError::NotConfigured(self.how_to_configure.clone())
             }
@@ -181,9 +180,6 @@ impl AlpacaBrokerage {
         }
     }
 }
-
-/// How [`Alpaca`] starts an `Unauthorized` message when the key pair could not be found.
-const NO_CREDENTIALS: &str = "no Alpaca credentials";
 
 #[async_trait]
 impl Brokerage for AlpacaBrokerage {
