@@ -204,11 +204,7 @@ impl Alpaca {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<BarsBySymbol, MarketDataError> {
-        if start > end {
-            return Err(MarketDataError::InvalidRequest(format!(
-                "start {start} is after end {end}"
-            )));
-        }
+        MarketDataError::check_range(start, end)?;
         let mut out = BarsBySymbol::new();
         let unique: BTreeSet<&Symbol> = symbols.iter().collect();
         let unique: Vec<&Symbol> = unique.into_iter().collect();

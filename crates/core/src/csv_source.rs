@@ -196,6 +196,7 @@ impl MarketData for CsvMarket {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<BarsBySymbol, MarketDataError> {
+        MarketDataError::check_range(start, end)?;
         Ok(symbols
             .iter()
             .filter_map(|symbol| {
@@ -248,6 +249,15 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2024, 3, 4).unwrap();
         let bars = market.daily_bars(&symbols, day, day).await.unwrap();
         assert_eq!(bars[&symbols[0]].len(), 1);
+        // An inverted range is the caller's mistake, said as such, as by every source.
+        let err = market
+            .daily_bars(&symbols, day, day.pred_opt().unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, MarketDataError::InvalidRequest(ref m) if m.contains("is after end")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -100,6 +100,18 @@ pub enum MarketDataError {
     InvalidRequest(String),
 }
 
+impl MarketDataError {
+    /// The range check every source makes before answering `daily_bars(start, end)`.
+    pub fn check_range(start: NaiveDate, end: NaiveDate) -> Result<(), MarketDataError> {
+        if start > end {
+            return Err(MarketDataError::InvalidRequest(format!(
+                "start {start} is after end {end}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 pub trait MarketData: Send + Sync {
     fn source(&self) -> DataSourceInfo;

@@ -383,11 +383,7 @@ impl MarketData for SyntheticMarket {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<BarsBySymbol, MarketDataError> {
-        if start > end {
-            return Err(MarketDataError::InvalidRequest(format!(
-                "start {start} is after end {end}"
-            )));
-        }
+        MarketDataError::check_range(start, end)?;
         let days = history_days(end);
         let factors = Factors::new(self.seed, days.len());
         let mut out = BarsBySymbol::new();
