@@ -21,7 +21,7 @@ use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use screener_core::config::Config;
 use screener_core::workflow::WorkflowInput;
-use screener_states::{ExecutionOptions, ExecutionStatus};
+use screener_states::ExecutionOptions;
 
 use crate::runner::{SCREENER_ASL, load_definition, run_workflow};
 use crate::steps::LocalInvoker;
@@ -90,15 +90,11 @@ impl Rerun for LocalRerun {
         tokio::spawn(async move {
             let invoker = Arc::new(LocalInvoker { deps });
             let execution = run_workflow(&definition, input, invoker, options, false).await;
-            if execution.status == ExecutionStatus::Succeeded {
-                tracing::info!(run = %run_name, "re-run finished and published");
-            } else {
-                tracing::error!(
-                    run = %run_name,
-                    error = execution.error.as_deref().unwrap_or("?"),
-                    cause = execution.cause.as_deref().unwrap_or("?"),
-                    "re-run failed"
-                );
+            match execution.failure() {
+                None => tracing::info!(run = %run_name, "re-run finished and published"),
+                Some((error, cause)) => {
+                    tracing::error!(run = %run_name, %error, %cause, "re-run failed")
+                }
             }
         });
         Ok(RerunOutcome::Started {

@@ -15,7 +15,7 @@ use screener_cli::states_cmd::StatesCommand;
 use screener_cli::steps::{LocalInvoker, invoke_step};
 use screener_cli::{config_with, summary};
 use screener_core::workflow::WorkflowInput;
-use screener_states::{Clock, ExecutionOptions, ExecutionStatus, ScaledClock, SystemClock};
+use screener_states::{Clock, ExecutionOptions, ScaledClock, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -223,11 +223,9 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         !args.quiet,
     )
     .await;
-    if execution.status != ExecutionStatus::Succeeded {
+    if let Some((error, cause)) = execution.failure() {
         eprintln!(
-            "error: the run failed: {}: {}\nThe last published result (results/latest.json) is unchanged.",
-            execution.error.as_deref().unwrap_or("?"),
-            execution.cause.as_deref().unwrap_or("?")
+            "error: the run failed: {error}: {cause}\nThe last published result (results/latest.json) is unchanged."
         );
         return Ok(ExitCode::from(1));
     }

@@ -85,6 +85,26 @@ impl Execution {
         }
         Some(json!({"Error": self.error, "Cause": self.cause}))
     }
+
+    /// Why a run did not succeed, as `(error name, cause)` for people: a timed-out run (which
+    /// AWS describes with neither) is `States.Timeout`; a missing cause says so.
+    pub fn failure(&self) -> Option<(String, String)> {
+        match self.status {
+            ExecutionStatus::Succeeded => None,
+            ExecutionStatus::TimedOut => Some((
+                names::TIMEOUT.to_owned(),
+                "the execution ran longer than the state machine's TimeoutSeconds".to_owned(),
+            )),
+            ExecutionStatus::Failed => Some((
+                self.error
+                    .clone()
+                    .unwrap_or_else(|| "States.Failed".to_owned()),
+                self.cause
+                    .clone()
+                    .unwrap_or_else(|| "(the failing state gave no cause)".to_owned()),
+            )),
+        }
+    }
 }
 
 /// Shared by every state of one execution.
@@ -538,5 +558,8 @@ mod tests {
         let r = run(def, json!({})).await;
         assert_eq!(r.status, ExecutionStatus::TimedOut);
         assert_eq!(types(&r.history).last(), Some(&"ExecutionTimedOut"));
+        let (error, cause) = r.failure().unwrap();
+        assert_eq!(error, "States.Timeout");
+        assert!(cause.contains("TimeoutSeconds"), "{cause}");
     }
 }
