@@ -14,6 +14,7 @@ use screener_cli::steps::{LocalInvoker, invoke_step, step_for_resource};
 use screener_core::Deps;
 use screener_core::config::Settings;
 use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::ports::{Store, StoreError, WriteCondition};
 use screener_core::synthetic::{FaultKind, SyntheticMarket};
 use screener_core::validation::ValidationRules;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
@@ -489,4 +490,82 @@ fn the_state_machine_matches_exactly_the_step_error_names() {
     // Unauthorized must never be retried: it is not in any Retry block.
     let text = SCREENER_ASL;
     assert!(!text.contains("\"MarketData.Unauthorized\""));
+}
+
+/// A directory store whose reads of validated batches take a while, counting how many are
+/// in flight at once.
+struct SlowBatchReads {
+    inner: DirStore,
+    in_flight: AtomicU32,
+    peak: AtomicU32,
+    reads: AtomicU32,
+}
+
+#[async_trait]
+impl Store for SlowBatchReads {
+    fn locate(&self, key: &str) -> String {
+        self.inner.locate(key)
+    }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        if !key.contains("/valid/") {
+            return self.inner.get(key).await;
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let bytes = self.inner.get(key).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        bytes
+    }
+    async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, String), StoreError> {
+        self.inner.get_versioned(key).await
+    }
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
+        self.inner.put(key, body, content_type).await
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<(), StoreError> {
+        self.inner.put_if(key, body, content_type, condition).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn download_link(&self, key: &str, valid_for: Duration) -> Result<String, StoreError> {
+        self.inner.download_link(key, valid_for).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_reads_the_next_batches_while_it_screens_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SlowBatchReads {
+        inner: DirStore::new(dir.path()),
+        in_flight: AtomicU32::new(0),
+        peak: AtomicU32::new(0),
+        reads: AtomicU32::new(0),
+    });
+    let mut deps = world(dir.path()).deps;
+    deps.store = store.clone();
+    let clock = Arc::new(VirtualClock::new(
+        Utc.with_ymd_and_hms(2025, 6, 13, 22, 0, 0).unwrap(),
+    ));
+    let invoker = Arc::new(FaultyInvoker::new(deps.clone(), |_, _, _| None));
+    let execution = run(invoker, "read-ahead", clock).await;
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{execution:?}"
+    );
+    let batches = SYMBOLS.div_ceil(BATCH) as u32;
+    // Screen reads every batch once (publish reads them again, one at a time, for charts) ...
+    assert!(store.reads.load(Ordering::SeqCst) >= batches);
+    // ... and not one at a time: all of them (no more than the read-ahead) were in flight together.
+    assert!(batches > 1 && batches <= screen::BATCHES_READ_AHEAD as u32);
+    assert_eq!(store.peak.load(Ordering::SeqCst), batches);
 }

@@ -4,37 +4,58 @@
 
 use std::time::Instant;
 
+use futures::stream::{self, StreamExt};
+
 use screener_analytics::polars::prelude::{Column, DataFrame};
 use screener_analytics::{
     PartsScreener, ScreenOutcome, ScreenSet, read_bars_parquet, write_csv, write_parquet,
 };
 use screener_core::Deps;
 use screener_core::workflow::{
-    BatchStatus, ScreenCount, ScreenInput, ScreenOutput, StepError, WorstDrawdown, keys,
+    BatchResult, BatchStatus, ScreenCount, ScreenInput, ScreenOutput, StepError, WorstDrawdown,
+    keys,
 };
+
+/// Batch files read from the store ahead of the one being screened (each a few MB at most).
+pub const BATCHES_READ_AHEAD: usize = 8;
 
 pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, StepError> {
     let started = Instant::now();
     let run = &input.run;
     let screens = load_screens(deps)?;
 
-    // Batch by batch (validate's Parquet files): each batch holds every bar of its symbols, so memory is one batch
-    // plus the latest-bar results, whatever the size of the market.
+    // Batch by batch (validate's Parquet files): each batch holds every bar of its symbols,
+    // so memory is the batches read ahead plus the latest-bar results, whatever the market's size.
     let mut screener = PartsScreener::new(&screens, Some(run.run_date));
-    let mut usable = 0u32;
-    for batch in input.batches.iter().filter(|b| b.status == BatchStatus::Ok) {
-        let Some(key) = &batch.valid_key else {
-            continue;
-        };
-        if batch.valid == 0 {
-            continue; // a header and no rows
-        }
-        usable += batch.valid;
-        let bytes = deps.store.get(key).await?;
+    let usable_batches: Vec<&BatchResult> = input
+        .batches
+        .iter()
+        .filter(|b| b.status == BatchStatus::Ok && b.valid > 0 && b.valid_key.is_some())
+        .collect();
+    let usable: u32 = usable_batches.iter().map(|b| b.valid).sum();
+    let keys: Vec<String> = usable_batches
+        .iter()
+        .filter_map(|b| b.valid_key.clone())
+        .collect();
+    // The next batches are read, each in its own task, while one is screened: on S3 a read
+    // is tens of milliseconds of waiting, which would otherwise add up batch after batch.
+    let store = deps.store.clone();
+    let mut reads = stream::iter(keys)
+        .map(move |key: String| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let bytes = store.get(&key).await;
+                (key, bytes)
+            })
+        })
+        .buffered(BATCHES_READ_AHEAD);
+    while let Some(read) = reads.next().await {
+        let (key, bytes) = read.expect("a store read does not panic");
+        let bytes = bytes?;
         let bars = read_bars_parquet(&bytes)
             .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
         screener
-            .add(bars, key)
+            .add(bars, &key)
             .map_err(|e| StepError::CorruptData(format!("screening {key}: {e}")))?;
     }
     if usable == 0 {
