@@ -107,6 +107,9 @@ impl Alpaca {
         credentials: CredentialSource,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, BuildError> {
+        // reqwest is built without a default TLS crypto provider (see the workspace Cargo.toml):
+        // ring, installed once per process; a later call finds it there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))

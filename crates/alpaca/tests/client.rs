@@ -558,3 +558,48 @@ async fn history_backfills_once_then_appends_a_day_in_one_request_and_refetches_
     assert_eq!(r.fake.stats().bars_requests, before);
     assert_eq!(again.bars, third.bars);
 }
+
+/// reqwest is built with ring as its TLS provider (installed by the client, since reqwest has
+/// no default one here): an `https://` Alpaca URL opens with a TLS ClientHello.
+#[tokio::test]
+async fn https_urls_are_spoken_to_in_tls() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let first_bytes = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 6];
+        socket.read_exact(&mut head).await.unwrap();
+        head
+    });
+    let config = AlpacaConfig {
+        data_url: url.clone(),
+        trading_url: url,
+        timeout: Duration::from_secs(5),
+        max_attempts: 1,
+        ..AlpacaConfig::default()
+    };
+    let secrets = Arc::new(StaticSecrets {
+        key_id: KEY_ID.into(),
+        secret_key: SECRET_KEY.into(),
+        reads: AtomicU32::new(0),
+    });
+    let client = Alpaca::new(
+        config,
+        CredentialSource {
+            secrets,
+            key_id_name: "key".into(),
+            secret_key_name: "secret".into(),
+            described_as: "TEST_KEY_ID and TEST_SECRET".into(),
+        },
+    )
+    .unwrap();
+    let request = tokio::spawn(async move { client.account().await });
+    let head = first_bytes.await.unwrap();
+    // Record type 22 (handshake), TLS 1.x, then message type 1 (ClientHello).
+    assert_eq!((head[0], head[1], head[5]), (0x16, 0x03, 0x01), "{head:?}");
+    assert!(request.await.unwrap().is_err());
+}

@@ -28,6 +28,7 @@ pub use ssm::SsmSecrets;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// The region used when neither the environment nor the profile names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -48,7 +49,14 @@ pub async fn aws_config(endpoint_url: Option<&str>) -> SdkConfig {
     )
     .or_else(aws_config::profile::ProfileFileRegionProvider::new())
     .or_else(Region::new(DEFAULT_REGION));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    // The SDK's HTTPS client (hyper + rustls) with ring as its crypto provider and the
+    // system's root certificates; plain HTTP (a loopback endpoint) goes through it too.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .http_client(https);
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -70,5 +78,38 @@ mod tests {
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:9"));
         assert!(config.region().is_some());
         assert!(custom_endpoint(&config));
+    }
+
+    /// The SDK's HTTPS client really speaks TLS with the ring provider (no aws-lc-rs is
+    /// linked): against a loopback listener, the first bytes of an `https://` request are a
+    /// TLS ClientHello. (No certificate is presented, so the request itself fails.)
+    #[tokio::test]
+    async fn https_requests_open_with_a_tls_client_hello() {
+        use screener_core::ports::Store;
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let first_bytes = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 6];
+            socket.read_exact(&mut head).await.unwrap();
+            head
+        });
+        let config = aws_config(Some(&url)).await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .force_path_style(true)
+            .build();
+        let store = S3Store::new(aws_sdk_s3::Client::from_conf(s3), "bucket", "");
+        let request = tokio::spawn(async move { store.get("any").await });
+        let head = first_bytes.await.unwrap();
+        // Record type 22 (handshake), TLS 1.x, then message type 1 (ClientHello).
+        assert_eq!((head[0], head[1], head[5]), (0x16, 0x03, 0x01), "{head:?}");
+        assert!(request.await.unwrap().is_err());
     }
 }

@@ -146,6 +146,7 @@ async fn main() {
             .await
             .unwrap();
         let url = format!("http://{addr}/webhook");
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::new();
         for case in ["/screen", "/screen 50", "/symbol"] {
             let mut samples = Vec::with_capacity(n);

@@ -290,6 +290,9 @@ pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 
 impl TelegramApi {
     pub fn new(base_url: &str, token: SecretString) -> Self {
+        // reqwest is built without a default TLS crypto provider (see the workspace Cargo.toml):
+        // ring, installed once per process; a later call finds it there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()

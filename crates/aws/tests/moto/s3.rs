@@ -205,6 +205,7 @@ async fn a_download_link_serves_the_object_over_plain_http() {
         .unwrap();
     assert!(link.contains("X-Amz-Expires=600"), "{link}");
     assert!(link.contains("X-Amz-Signature="), "{link}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let response = reqwest::get(&link).await.unwrap();
     assert_eq!(response.status(), 200, "{link}");
     assert_eq!(response.bytes().await.unwrap().to_vec(), body);

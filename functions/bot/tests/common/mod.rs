@@ -286,7 +286,10 @@ impl World {
             telegram,
             deps,
             url: format!("http://{addr}/webhook"),
-            http: reqwest::Client::new(),
+            http: {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
             next_update: Mutex::new(500_000),
         }
     }
