@@ -338,7 +338,7 @@ fn print_table(rows: &[Row], options: &Options, store: &str) {
             .max()
             .unwrap_or(0);
         println!(
-            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} | {:.1} | {:.2} |",
             row.function,
             median(init.clone()),
             init.iter().cloned().fold(0.0, f64::max),
