@@ -92,7 +92,7 @@ impl<'de> Deserialize<'de> for HistoryEvent {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut obj = serde_json::Map::<String, Value>::deserialize(deserializer)?;
         let event_type = obj
-            .remove("type")
+            .shift_remove("type")
             .and_then(|v| v.as_str().map(str::to_owned))
             .ok_or_else(|| serde::de::Error::missing_field("type"))?;
         let id = obj.get("id").and_then(Value::as_u64).unwrap_or(0);
@@ -106,7 +106,9 @@ impl<'de> Deserialize<'de> for HistoryEvent {
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
-        let details = obj.remove(&details_key(&event_type)).unwrap_or(Value::Null);
+        let details = obj
+            .shift_remove(&details_key(&event_type))
+            .unwrap_or(Value::Null);
         Ok(HistoryEvent {
             id,
             previous_event_id,

@@ -1,7 +1,7 @@
 //! ASL intrinsic functions (`States.Format(...)`, `States.Array(...)`, ...):
 //! a small parser for the call syntax and an evaluator for every `States.*` function.
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 use crate::error::Fault;
 
@@ -488,11 +488,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
                     "Invalid arguments in {name}: deep merge is not supported"
                 )));
             }
-            let mut m: Map<String, Value> = a.clone();
-            for (k, v) in b {
-                m.insert(k.clone(), v.clone());
-            }
-            Ok(Value::Object(m))
+            // AWS merges into a Java HashMap: the result comes out in its order.
+            let merged = a.iter().chain(b).map(|(k, v)| (k.clone(), v.clone()));
+            Ok(Value::Object(crate::key_order::java_hash_map(merged)))
         }
         "States.MathRandom" => {
             arity(name, &args, 2..=3)?;

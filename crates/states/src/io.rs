@@ -8,6 +8,7 @@ use crate::error::Fault;
 use crate::execution::StateCtx;
 use crate::intrinsics;
 use crate::jsonata;
+use crate::key_order;
 use crate::paths::{self, QueryError, ReferencePath};
 
 /// Resolves `$`, `$$` and `$var` paths for templates and intrinsics.
@@ -87,10 +88,13 @@ pub(crate) fn select_path(
 
 /// Evaluate a payload template (Parameters, ResultSelector, ItemSelector):
 /// keys ending in `.$` take a path or intrinsic result; others are copied.
+/// As in AWS, the copied fields come first in template order and the `.$`
+/// fields follow in Java `HashMap` order (see [`key_order`]).
 pub(crate) fn payload(ctx: &StateCtx<'_>, template: &Value, input: &Value) -> Result<Value, Fault> {
     match template {
         Value::Object(m) => {
             let mut out = Map::new();
+            let mut dynamic = Vec::new();
             for (k, v) in m {
                 if let Some(name) = k.strip_suffix(".$") {
                     let Value::String(expr) = v else {
@@ -103,11 +107,12 @@ pub(crate) fn payload(ctx: &StateCtx<'_>, template: &Value, input: &Value) -> Re
                         input,
                         field: k.clone(),
                     };
-                    out.insert(name.to_owned(), evaluate(&resolver, expr)?);
+                    dynamic.push((name.to_owned(), evaluate(&resolver, expr)?));
                 } else {
                     out.insert(k.clone(), payload(ctx, v, input)?);
                 }
             }
+            out.extend(key_order::java_hash_map(dynamic));
             Ok(Value::Object(out))
         }
         Value::Array(a) => Ok(Value::Array(

@@ -4,7 +4,7 @@
 //! plus the functions AWS adds (`$partition`, `$range`, `$hash`, `$random`,
 //! `$uuid`, `$parse`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use bumpalo::Bump;
 use jsonata_rs::{ArrayFlags, FunctionContext, JsonAta, Value as JValue};
@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Fault, names};
 use crate::execution::StateCtx;
+
+mod order;
 
 /// The expression inside a `{% ... %}` string, if it is one.
 pub fn expression(s: &str) -> Option<&str> {
@@ -39,13 +41,13 @@ pub fn evaluate(
     let expr = seeded_random(expr);
     let program = JsonAta::new(&expr, &arena).map_err(|e| EvalError::Failed(describe(&e)))?;
     register_aws_functions(&program);
-    let mut bindings: HashMap<&str, &Value> = HashMap::new();
+    let _order = order::Scope::enter(&expr);
+    program.assign_var("states", order::from_json(&arena, states));
     for (k, v) in variables {
-        bindings.insert(k.as_str(), v);
+        program.assign_var(k, order::from_json(&arena, v));
     }
-    bindings.insert("states", states);
     let out = program
-        .evaluate(None, Some(&bindings))
+        .evaluate(None, None)
         .map_err(|e| EvalError::Failed(describe(&e)))?;
     if out.is_undefined() {
         return Err(EvalError::Undefined);
@@ -53,7 +55,7 @@ pub fn evaluate(
     if out.is_function() {
         return Err(EvalError::Unsupported);
     }
-    serde_json::from_str(&out.serialize(false)).map_err(|e| EvalError::Failed(e.to_string()))
+    order::to_json(out).map_err(EvalError::Failed)
 }
 
 /// Route `$random(seed)` (with an argument) to AWS's seeded variant.
@@ -230,45 +232,19 @@ fn register_aws_functions<'a>(program: &JsonAta<'a>) {
     program.register_function("parse", 1, fn_parse);
 }
 
-fn to_json<'a>(v: &'a JValue<'a>) -> Value {
-    if v.is_undefined() {
-        return Value::Null;
-    }
-    serde_json::from_str(&v.serialize(false)).unwrap_or(Value::Null)
-}
-
-fn from_json<'a>(arena: &'a Bump, v: &Value) -> &'a JValue<'a> {
-    match v {
-        Value::Null => JValue::null(arena),
-        Value::Bool(b) => JValue::bool(*b),
-        Value::Number(n) => JValue::number(arena, n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => JValue::string(arena, s),
-        Value::Array(a) => {
-            let arr = JValue::array_with_capacity(arena, a.len(), ArrayFlags::empty());
-            for x in a {
-                arr.push(from_json(arena, x));
-            }
-            arr
-        }
-        Value::Object(m) => {
-            let obj = JValue::object_with_capacity(arena, m.len());
-            for (k, x) in m {
-                obj.insert(k, from_json(arena, x));
-            }
-            obj
-        }
-    }
-}
-
 /// Run an intrinsic on JSON arguments and hand the result back to JSONata.
 fn via_intrinsic<'a>(
     context: &FunctionContext<'a, '_>,
     intrinsic: &str,
     args: &[&'a JValue<'a>],
 ) -> jsonata_rs::Result<&'a JValue<'a>> {
-    let json_args: Vec<Value> = args.iter().map(|a| to_json(a)).collect();
+    let json_args = args
+        .iter()
+        .map(|a| order::to_json(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(jsonata_rs::Error::D3137Error)?;
     match crate::intrinsics::call(intrinsic, json_args) {
-        Ok(v) => Ok(from_json(context.arena, &v)),
+        Ok(v) => Ok(order::from_json(context.arena, &v)),
         Err(f) => Err(jsonata_rs::Error::D3137Error(f.cause.unwrap_or(f.error))),
     }
 }
@@ -285,16 +261,20 @@ fn fn_range<'a>(
     context: FunctionContext<'a, '_>,
     args: &[&'a JValue<'a>],
 ) -> jsonata_rs::Result<&'a JValue<'a>> {
-    let json_args: Vec<Value> = args.iter().map(|a| to_json(a)).collect();
+    let json_args = args
+        .iter()
+        .map(|a| order::to_json(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(jsonata_rs::Error::D3137Error)?;
     match crate::intrinsics::call("States.ArrayRange", json_args) {
         Ok(Value::Array(items)) => {
             let seq = JValue::array_with_capacity(context.arena, items.len(), ArrayFlags::SEQUENCE);
             for x in &items {
-                seq.push(from_json(context.arena, x));
+                seq.push(order::from_json(context.arena, x));
             }
             Ok(seq)
         }
-        Ok(other) => Ok(from_json(context.arena, &other)),
+        Ok(other) => Ok(order::from_json(context.arena, &other)),
         Err(f) => Err(jsonata_rs::Error::D3137Error(f.cause.unwrap_or(f.error))),
     }
 }
@@ -336,7 +316,7 @@ fn fn_parse<'a>(
         .map(|a| a.as_str().into_owned())
         .unwrap_or_default();
     match serde_json::from_str::<Value>(&text) {
-        Ok(v) => Ok(from_json(context.arena, &v)),
+        Ok(v) => Ok(order::from_json(context.arena, &v)),
         Err(e) => Err(jsonata_rs::Error::D3137Error(format!("$parse: {e}"))),
     }
 }
@@ -385,6 +365,60 @@ mod tests {
             Err(EvalError::Failed(
                 "T1006: Attempted to invoke a non-function".into()
             ))
+        );
+    }
+
+    fn eval_text(expr: &str, states: &str) -> String {
+        let states: Value = serde_json::from_str(states).unwrap();
+        serde_json::to_string(&eval(expr, states).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn objects_keep_their_key_order_through_the_engine() {
+        let states = r#"{"input": {"z": 1, "y": {"b": 2, "a": 3}, "x": [{"q": 1, "p": 2}]}}"#;
+        // Passed through unchanged, whole or in part.
+        assert_eq!(
+            eval_text("$states.input", states),
+            r#"{"z":1,"y":{"b":2,"a":3},"x":[{"q":1,"p":2}]}"#
+        );
+        assert_eq!(eval_text("$states.input.x", states), r#"[{"q":1,"p":2}]"#);
+        // Built by the expression: the constructor's order.
+        assert_eq!(
+            eval_text(
+                r#"{"m": 1, "k": $states.input.y, "l": {"o": 2, "n": 3}}"#,
+                states
+            ),
+            r#"{"m":1,"k":{"b":2,"a":3},"l":{"o":2,"n":3}}"#
+        );
+        assert_eq!(
+            eval_text(
+                r#"{"a": $states.input.y.a, "b": $states.input.y.b}"#,
+                states
+            ),
+            r#"{"a":3,"b":2}"#
+        );
+        // An undefined value drops its key, not the constructor's order.
+        assert_eq!(
+            eval_text(r#"{"q": $nothing, "x": 1, "y": 2}"#, states),
+            r#"{"x":1,"y":2}"#
+        );
+        // Merged: the input's keys first, then the new ones (AWS: test_merge_with_dynamic_args).
+        assert_eq!(
+            eval_text(r#"$merge([$states.input.y, {"c": 4, "b": 5}])"#, states),
+            r#"{"b":5,"a":3,"c":4}"#
+        );
+        assert_eq!(
+            eval_text(r#"$merge([{"hello": "world"}, {"foo": "bar"}])"#, states),
+            r#"{"hello":"world","foo":"bar"}"#
+        );
+        // Parsed or computed by the functions AWS adds.
+        assert_eq!(
+            eval_text(r#"$parse('{"Arg2": [], "Arg1": 1}')"#, states),
+            r#"{"Arg2":[],"Arg1":1}"#
+        );
+        assert_eq!(
+            eval_text("$partition($states.input.x, 1)", states),
+            r#"[[{"q":1,"p":2}]]"#
         );
     }
 

@@ -42,6 +42,7 @@ pub mod intrinsics;
 pub mod invoker;
 mod io;
 pub mod jsonata;
+mod key_order;
 pub mod paths;
 pub mod retry;
 pub mod states;

@@ -126,7 +126,7 @@ pub async fn test_state(
     let mut engine = Engine::new(&machine, &request.input, invoker, &options, clock.now());
     // TestState runs as an express execution with no redrives.
     if let Some(exec) = engine.execution.as_object_mut() {
-        exec.remove("RedriveCount");
+        exec.shift_remove("RedriveCount");
         let express = format!(
             "arn:aws:states:{}:{}:express:{}:{}",
             options.region, options.account_id, options.state_machine_name, options.execution_name

@@ -6,6 +6,9 @@
 //! `ASL_CONFORMANCE_FILTER=substr` limits the run to matching case ids and
 //! `ASL_CONFORMANCE_SHOW=N` lists up to N failures (default 40).
 //!
+//! Outputs compare as JSON values with numbers compared numerically and
+//! object keys in AWS's order (the corpus keeps it), strings exactly.
+//!
 //! Run: `ASL_CONFORMANCE_CASES=/path/cases.jsonl cargo test -p screener-states --test conformance -- --nocapture`
 
 use std::collections::{BTreeMap, VecDeque};
@@ -224,6 +227,14 @@ fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
             }
             if let Some(k) = a.keys().find(|k| !e.contains_key(*k)) {
                 return Err(format!("{path}: unexpected key {k:?}"));
+            }
+            // AWS keeps the insertion order of object keys; so must we.
+            if !e.keys().eq(a.keys()) {
+                return Err(format!(
+                    "{path}: key order {:?}, expected {:?}",
+                    a.keys().collect::<Vec<_>>(),
+                    e.keys().collect::<Vec<_>>()
+                ));
             }
             Ok(())
         }

@@ -165,29 +165,29 @@ impl TryFrom<Map<String, Value>> for ChoiceRule {
     type Error = String;
 
     fn try_from(mut m: Map<String, Value>) -> Result<Self, String> {
-        let next = match m.remove("Next") {
+        let next = match m.shift_remove("Next") {
             Some(Value::String(s)) => Some(s),
             Some(_) => return Err("Next must be a string".into()),
             None => None,
         };
-        let assign = m.remove("Assign");
-        let output = m.remove("Output");
-        m.remove("Comment");
+        let assign = m.shift_remove("Assign");
+        let output = m.shift_remove("Output");
+        m.shift_remove("Comment");
         let rules = |v: Value| -> Result<Vec<ChoiceRule>, String> {
             serde_json::from_value::<Vec<ChoiceRule>>(v).map_err(|e| e.to_string())
         };
-        let condition = if let Some(v) = m.remove("And") {
+        let condition = if let Some(v) = m.shift_remove("And") {
             Condition::And(rules(v)?)
-        } else if let Some(v) = m.remove("Or") {
+        } else if let Some(v) = m.shift_remove("Or") {
             Condition::Or(rules(v)?)
-        } else if let Some(v) = m.remove("Not") {
+        } else if let Some(v) = m.shift_remove("Not") {
             Condition::Not(Box::new(
                 serde_json::from_value(v).map_err(|e| e.to_string())?,
             ))
-        } else if let Some(v) = m.remove("Condition") {
+        } else if let Some(v) = m.shift_remove("Condition") {
             Condition::Expression(v)
         } else {
-            let variable = match m.remove("Variable") {
+            let variable = match m.shift_remove("Variable") {
                 Some(Value::String(s)) => s,
                 _ => {
                     return Err(
@@ -200,7 +200,7 @@ impl TryFrom<Map<String, Value>> for ChoiceRule {
                 .find(|(k, _)| Operator::parse(k).is_some())
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .ok_or_else(|| "a choice rule needs a comparison operator".to_owned())?;
-            m.remove(&key);
+            m.shift_remove(&key);
             let (operator, is_path) = Operator::parse(&key).expect("checked above");
             let operand = if is_path {
                 Operand::Path(

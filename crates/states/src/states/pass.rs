@@ -111,4 +111,74 @@ mod tests {
         let r = run(def, json!({"s": "x".repeat(140 * 1024)})).await;
         assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
     }
+
+    /// The execution output as AWS would print it: compact, keys in order.
+    async fn output_text(def: &str, input: &str) -> String {
+        let input: serde_json::Value = serde_json::from_str(input).unwrap();
+        serde_json::to_string(&run(def, input).await.output.unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn parameters_put_literal_fields_first_and_path_fields_in_aws_order() {
+        // Recorded from AWS: test_base_scenarios.py::test_map_state_legacy_reentrant.
+        let def = r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Parameters": {"Iterations": 3, "Values.$": "States.ArrayRange(0, 3, 1)"}, "Next": "B"},
+            "B": {"Type": "Pass", "Parameters": {"Iterations.$": "States.MathAdd($.Iterations, -1)", "Values.$": "$.Values"}, "Next": "C"},
+            "C": {"Type": "Pass", "Parameters": {"z": 1, "x.$": "$.Iterations", "y": {"b": 1, "a": 2}}, "ResultPath": "$.r", "End": true}}}"#;
+        assert_eq!(
+            output_text(def, "{}").await,
+            r#"{"Values":[0,1,2,3],"Iterations":2,"r":{"z":1,"y":{"b":1,"a":2},"x":2}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn result_path_replaces_a_key_in_place_and_appends_a_new_one() {
+        let replace = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 0, "ResultPath": "$.b", "End": true}}}"#;
+        let append = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 0, "ResultPath": "$.a.c", "End": true}}}"#;
+        let input = r#"{"b": 1, "a": {"z": 2, "y": 3}, "x": 4}"#;
+        assert_eq!(
+            output_text(replace, input).await,
+            r#"{"b":0,"a":{"z":2,"y":3},"x":4}"#
+        );
+        assert_eq!(
+            output_text(append, input).await,
+            r#"{"b":1,"a":{"z":2,"y":3,"c":0},"x":4}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn json_to_string_hash_and_base64_see_the_keys_in_input_order() {
+        // Hand-checked: JSON.stringify order, then sha256sum / md5sum / base64.
+        let def = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"all": {
+            "text.$": "States.JsonToString($.o)",
+            "sha256.$": "States.Hash(States.JsonToString($.o), 'SHA-256')",
+            "md5.$": "States.Hash(States.JsonToString($.o), 'MD5')",
+            "base64.$": "States.Base64Encode(States.JsonToString($.o))"}}, "OutputPath": "$.all", "End": true}}}"#;
+        let input = json!({"o": {"b": 1, "a": [2, {"d": true, "c": null}]}});
+        let out = run(def, input).await.output.unwrap();
+        assert_eq!(out["text"], r#"{"b":1,"a":[2,{"d":true,"c":null}]}"#);
+        assert_eq!(
+            out["sha256"],
+            "01fda334bb882569b3a099631a57ca076c419301059d09acb0aeec190801df71"
+        );
+        assert_eq!(out["md5"], "120f5eefaa2bb919a43d149052e00ba9");
+        assert_eq!(
+            out["base64"],
+            "eyJiIjoxLCJhIjpbMix7ImQiOnRydWUsImMiOm51bGx9XX0="
+        );
+    }
+
+    #[tokio::test]
+    async fn string_to_json_and_json_merge_order_keys_as_aws_does() {
+        // Recorded from AWS: test_json_manipulation.py::test_json_merge_escaped_argument
+        // (JsonMerge comes out in Java HashMap order) and test_string_to_json.
+        let def = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+            "merged.$": "States.JsonMerge(States.StringToJson('{\"constant_in_literal\": \"false\"}'), $.input_field, false)",
+            "parsed.$": "States.StringToJson($.text)"}, "End": true}}}"#;
+        let input = r#"{"input_field": {"constant_input_field": "constant_value"}, "text": "{\"z\": 1, \"y\": {\"b\": 2, \"a\": 3}}"}"#;
+        assert_eq!(
+            output_text(def, input).await,
+            r#"{"merged":{"constant_input_field":"constant_value","constant_in_literal":"false"},"parsed":{"z":1,"y":{"b":2,"a":3}}}"#
+        );
+    }
 }
