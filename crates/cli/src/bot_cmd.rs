@@ -92,9 +92,7 @@ impl Rerun for LocalRerun {
             let execution = run_workflow(&definition, input, invoker, options, false).await;
             match execution.failure() {
                 None => tracing::info!(run = %run_name, "re-run finished and published"),
-                Some((error, cause)) => {
-                    tracing::error!(run = %run_name, %error, %cause, "re-run failed")
-                }
+                Some(failure) => tracing::error!(run = %run_name, %failure, "re-run failed"),
             }
         });
         Ok(RerunOutcome::Started {

@@ -223,9 +223,9 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         !args.quiet,
     )
     .await;
-    if let Some((error, cause)) = execution.failure() {
+    if let Some(failure) = execution.failure() {
         eprintln!(
-            "error: the run failed: {error}: {cause}\nThe last published result (results/latest.json) is unchanged."
+            "error: the run failed: {failure}\nThe last published result (results/latest.json) is unchanged."
         );
         return Ok(ExitCode::from(1));
     }

@@ -4,7 +4,8 @@
 //! `validate` lists every problem (each naming the state and the field) and
 //! exits 2 when there are any; `run` executes the definition with Task states
 //! served by the invoker the binary wires in, prints the output (exit 0) or
-//! `{"Error": .., "Cause": ..}` (exit 1), and shows retries and Map progress
+//! `{"Error": .., "Cause": ..}` (exit 1; a field the failure lacks is left
+//! out, as AWS does), and shows retries and Map progress
 //! on stderr as they happen. Definition or usage errors exit 2.
 //!
 //! `${Name}` placeholders (SAM's DefinitionSubstitutions) are filled from
@@ -16,8 +17,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use screener_states::{
-    ExecutionOptions, ExecutionStatus, HistoryEvent, RETRY_SCHEDULED, StateMachine, SystemClock,
-    TaskInvoker,
+    Execution, ExecutionOptions, ExecutionStatus, Fault, HistoryEvent, RETRY_SCHEDULED,
+    StateMachine, SystemClock, TaskInvoker,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -112,27 +113,35 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                     eprintln!("{}", serde_json::to_string(event).unwrap_or_default());
                 }
             }
-            match execution.status {
-                ExecutionStatus::Succeeded => {
-                    let output = execution.output.unwrap_or_default();
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&output).unwrap_or_default()
-                    );
-                    ExitCode::SUCCESS
-                }
-                ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
-                    let error = match execution.status {
-                        ExecutionStatus::TimedOut => Some("States.Timeout".to_owned()),
-                        _ => execution.error,
-                    };
-                    let err = serde_json::json!({"Error": error, "Cause": execution.cause});
-                    println!("{}", serde_json::to_string_pretty(&err).unwrap_or_default());
-                    ExitCode::from(1)
-                }
-            }
+            let (text, code) = report(execution);
+            println!("{text}");
+            code
         }
     }
+}
+
+/// What `run` prints for a finished execution, and its exit code: the output
+/// (0), or `{"Error": .., "Cause": ..}` (1) without the fields the failure
+/// lacks, as AWS reports a `Fail` state that names no error or cause.
+fn report(execution: Execution) -> (String, ExitCode) {
+    let (value, code) = match execution.status {
+        ExecutionStatus::Succeeded => (execution.output.unwrap_or_default(), ExitCode::SUCCESS),
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
+            let error = match execution.status {
+                ExecutionStatus::TimedOut => Some("States.Timeout".to_owned()),
+                _ => execution.error,
+            };
+            let failure = Fault {
+                error,
+                cause: execution.cause,
+            };
+            (failure.to_output(), ExitCode::from(1))
+        }
+    };
+    (
+        serde_json::to_string_pretty(&value).unwrap_or_default(),
+        code,
+    )
 }
 
 fn load(file: &Path, substitutions: &[String]) -> Result<StateMachine, String> {
@@ -193,10 +202,50 @@ fn progress() -> Arc<dyn Fn(&HistoryEvent) + Send + Sync> {
                     d["index"], entry.0, entry.1
                 );
             }
-            "ExecutionFailed" => {
-                eprintln!("execution failed: {}", d["error"].as_str().unwrap_or("?"))
-            }
+            "ExecutionFailed" => match d["error"].as_str() {
+                Some(error) => eprintln!("execution failed: {error}"),
+                None => eprintln!("execution failed"),
+            },
             _ => {}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(status: ExecutionStatus, error: Option<&str>, cause: Option<&str>) -> Execution {
+        Execution {
+            status,
+            output: None,
+            error: error.map(str::to_owned),
+            cause: cause.map(str::to_owned),
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failure_prints_only_the_fields_it_has() {
+        let (text, code) = report(finished(ExecutionStatus::Failed, Some("E"), Some("why")));
+        assert_eq!(text, "{\n  \"Error\": \"E\",\n  \"Cause\": \"why\"\n}");
+        assert_eq!(code, ExitCode::from(1));
+        let (text, _) = report(finished(ExecutionStatus::Failed, None, Some("why")));
+        assert_eq!(text, "{\n  \"Cause\": \"why\"\n}");
+        let (text, _) = report(finished(ExecutionStatus::Failed, Some("E"), None));
+        assert_eq!(text, "{\n  \"Error\": \"E\"\n}");
+        let (text, _) = report(finished(ExecutionStatus::Failed, None, None));
+        assert_eq!(text, "{}");
+        let (text, _) = report(finished(ExecutionStatus::TimedOut, None, None));
+        assert_eq!(text, "{\n  \"Error\": \"States.Timeout\"\n}");
+    }
+
+    #[test]
+    fn a_success_prints_the_output_with_its_keys_in_order() {
+        let mut run = finished(ExecutionStatus::Succeeded, None, None);
+        run.output = Some(serde_json::from_str(r#"{"b": 1, "a": 2}"#).unwrap());
+        let (text, code) = report(run);
+        assert_eq!(text, "{\n  \"b\": 1,\n  \"a\": 2\n}");
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
 }

@@ -66,24 +66,25 @@ impl fmt::Display for DefinitionError {
 }
 
 /// A runtime error as Step Functions names it: `Error` is matched by Retry/Catch
-/// `ErrorEquals`, `Cause` is free text (absent for e.g. `States.Timeout`).
+/// `ErrorEquals`, `Cause` is free text (absent for e.g. `States.Timeout`). A
+/// `Fail` state may leave out either; AWS then reports no such field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
-    pub error: String,
+    pub error: Option<String>,
     pub cause: Option<String>,
 }
 
 impl Fault {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
         Fault {
-            error: error.into(),
+            error: Some(error.into()),
             cause: Some(cause.into()),
         }
     }
 
     pub fn without_cause(error: impl Into<String>) -> Self {
         Fault {
-            error: error.into(),
+            error: Some(error.into()),
             cause: None,
         }
     }
@@ -99,13 +100,33 @@ impl Fault {
 
     /// Whether this error ends the execution regardless of Retry/Catch.
     pub fn is_terminal(&self) -> bool {
-        self.error == names::RUNTIME
+        self.error.as_deref() == Some(names::RUNTIME)
+    }
+
+    /// The name Retry and Catch match: none matches only `States.ALL` and
+    /// `States.TaskFailed`.
+    pub fn name(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+
+    /// `{"error": .., "cause": ..}` as history events carry them, absent fields left out.
+    pub fn to_details(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if let Some(e) = &self.error {
+            m.insert("error".into(), e.clone().into());
+        }
+        if let Some(c) = &self.cause {
+            m.insert("cause".into(), c.clone().into());
+        }
+        serde_json::Value::Object(m)
     }
 
     /// The `{"Error": .., "Cause": ..}` object a Catch passes on.
     pub fn to_output(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
-        m.insert("Error".into(), self.error.clone().into());
+        if let Some(e) = &self.error {
+            m.insert("Error".into(), e.clone().into());
+        }
         if let Some(c) = &self.cause {
             m.insert("Cause".into(), c.clone().into());
         }
@@ -115,9 +136,11 @@ impl Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cause {
-            Some(c) => write!(f, "{}: {}", self.error, c),
-            None => write!(f, "{}", self.error),
+        match (&self.error, &self.cause) {
+            (Some(e), Some(c)) => write!(f, "{e}: {c}"),
+            (Some(e), None) => write!(f, "{e}"),
+            (None, Some(c)) => write!(f, "{c}"),
+            (None, None) => write!(f, "(no error name or cause)"),
         }
     }
 }

@@ -78,31 +78,36 @@ pub struct Execution {
 }
 
 impl Execution {
-    /// `{"Error": .., "Cause": ..}` for a failed run, as AWS reports it.
+    /// `{"Error": .., "Cause": ..}` for a failed run, as AWS reports it: a
+    /// field the failure lacks is left out (a `Fail` state may omit both).
     pub fn error_output(&self) -> Option<Value> {
         if self.status == ExecutionStatus::Succeeded {
             return None;
         }
-        Some(json!({"Error": self.error, "Cause": self.cause}))
+        Some(
+            Fault {
+                error: self.error.clone(),
+                cause: self.cause.clone(),
+            }
+            .to_output(),
+        )
     }
 
-    /// Why a run did not succeed, as `(error name, cause)` for people: a timed-out run (which
-    /// AWS describes with neither) is `States.Timeout`; a missing cause says so.
-    pub fn failure(&self) -> Option<(String, String)> {
+    /// Why a run did not succeed, for people (its `Display` is `error: cause`):
+    /// a timed-out run, which AWS describes with neither, is `States.Timeout`
+    /// with a cause that says so; otherwise the error name and cause as the
+    /// run ended, either possibly absent.
+    pub fn failure(&self) -> Option<Fault> {
         match self.status {
             ExecutionStatus::Succeeded => None,
-            ExecutionStatus::TimedOut => Some((
-                names::TIMEOUT.to_owned(),
-                "the execution ran longer than the state machine's TimeoutSeconds".to_owned(),
+            ExecutionStatus::TimedOut => Some(Fault::new(
+                names::TIMEOUT,
+                "the execution ran longer than the state machine's TimeoutSeconds",
             )),
-            ExecutionStatus::Failed => Some((
-                self.error
-                    .clone()
-                    .unwrap_or_else(|| "States.Failed".to_owned()),
-                self.cause
-                    .clone()
-                    .unwrap_or_else(|| "(the failing state gave no cause)".to_owned()),
-            )),
+            ExecutionStatus::Failed => Some(Fault {
+                error: self.error.clone(),
+                cause: self.cause.clone(),
+            }),
         }
     }
 }
@@ -338,17 +343,10 @@ pub async fn execute(
             (ExecutionStatus::Succeeded, Some(output), None, None)
         }
         Some(Err(fault)) => {
-            let mut details = json!({"error": fault.error});
-            if let Some(c) = &fault.cause {
-                details["cause"] = json!(c);
-            }
-            engine.recorder.record(prev, "ExecutionFailed", details);
-            (
-                ExecutionStatus::Failed,
-                None,
-                Some(fault.error),
-                fault.cause,
-            )
+            engine
+                .recorder
+                .record(prev, "ExecutionFailed", fault.to_details());
+            (ExecutionStatus::Failed, None, fault.error, fault.cause)
         }
         None => {
             engine
@@ -558,8 +556,56 @@ mod tests {
         let r = run(def, json!({})).await;
         assert_eq!(r.status, ExecutionStatus::TimedOut);
         assert_eq!(types(&r.history).last(), Some(&"ExecutionTimedOut"));
-        let (error, cause) = r.failure().unwrap();
-        assert_eq!(error, "States.Timeout");
-        assert!(cause.contains("TimeoutSeconds"), "{cause}");
+        let failure = r.failure().unwrap();
+        assert_eq!(failure.error.as_deref(), Some("States.Timeout"));
+        assert!(failure.to_string().contains("TimeoutSeconds"), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn a_fail_state_without_error_or_cause_fails_without_those_fields() {
+        // Recorded from AWS: test_base.py::test_state_fail_empty and
+        // test_base_scenarios.py::test_map_state_catch_empty_fail
+        // (`"executionFailedEventDetails": {}`).
+        let def = r#"{"StartAt": "F", "States": {"F": {"Type": "Fail"}}}"#;
+        let r = run(def, json!({})).await;
+        assert_eq!(r.status, ExecutionStatus::Failed);
+        assert_eq!((r.error.as_deref(), r.cause.as_deref()), (None, None));
+        let failed = r.history.last().unwrap();
+        assert_eq!(failed.event_type, "ExecutionFailed");
+        assert_eq!(failed.details, json!({}));
+        assert_eq!(r.error_output(), Some(json!({})));
+        assert_eq!(r.failure().unwrap().to_string(), "(no error name or cause)");
+    }
+
+    #[tokio::test]
+    async fn a_fail_state_with_only_a_cause_or_only_an_error_reports_just_that() {
+        // Recorded from AWS: test_assign_in_choice[CONDITION_FALSE]
+        // (`{"cause": "Condition is false"}`) and test_parallel_state_fail
+        // (`{"error": "FailureType"}`, through a Parallel branch).
+        let cause_only =
+            r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Cause": "Condition is false"}}}"#;
+        let r = run(cause_only, json!({})).await;
+        assert_eq!(r.error, None);
+        assert_eq!(r.cause.as_deref(), Some("Condition is false"));
+        assert_eq!(
+            r.history.last().unwrap().details,
+            json!({"cause": "Condition is false"})
+        );
+        assert_eq!(
+            r.error_output(),
+            Some(json!({"Cause": "Condition is false"}))
+        );
+        assert_eq!(r.failure().unwrap().to_string(), "Condition is false");
+
+        let error_only = r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "B", "States": {"B": {"Type": "Fail", "Error": "FailureType"}}}]}}}"#;
+        let r = run(error_only, json!({})).await;
+        assert_eq!(r.error.as_deref(), Some("FailureType"));
+        assert_eq!(r.cause, None);
+        assert_eq!(
+            r.history.last().unwrap().details,
+            json!({"error": "FailureType"})
+        );
+        assert_eq!(r.failure().unwrap().to_string(), "FailureType");
     }
 }

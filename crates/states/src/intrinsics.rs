@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn format_with_too_few_arguments_is_an_intrinsic_failure() {
         let err = run("States.Format('{} {}', 'a')", json!({})).unwrap_err();
-        assert_eq!(err.error, "States.IntrinsicFailure");
+        assert_eq!(err.error.as_deref(), Some("States.IntrinsicFailure"));
     }
 
     #[test]

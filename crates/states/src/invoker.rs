@@ -34,10 +34,10 @@ impl TaskFailure {
 }
 
 impl From<TaskFailure> for crate::error::Fault {
-    /// An empty cause means none.
+    /// An empty error name or cause means none.
     fn from(f: TaskFailure) -> Self {
         crate::error::Fault {
-            error: f.error,
+            error: (!f.error.is_empty()).then_some(f.error),
             cause: (!f.cause.is_empty()).then_some(f.cause),
         }
     }

@@ -245,7 +245,9 @@ fn via_intrinsic<'a>(
         .map_err(jsonata_rs::Error::D3137Error)?;
     match crate::intrinsics::call(intrinsic, json_args) {
         Ok(v) => Ok(order::from_json(context.arena, &v)),
-        Err(f) => Err(jsonata_rs::Error::D3137Error(f.cause.unwrap_or(f.error))),
+        Err(f) => Err(jsonata_rs::Error::D3137Error(
+            f.cause.or(f.error).unwrap_or_default(),
+        )),
     }
 }
 
@@ -275,7 +277,9 @@ fn fn_range<'a>(
             Ok(seq)
         }
         Ok(other) => Ok(order::from_json(context.arena, &other)),
-        Err(f) => Err(jsonata_rs::Error::D3137Error(f.cause.unwrap_or(f.error))),
+        Err(f) => Err(jsonata_rs::Error::D3137Error(
+            f.cause.or(f.error).unwrap_or_default(),
+        )),
     }
 }
 

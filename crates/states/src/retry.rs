@@ -66,7 +66,7 @@ where
         };
         let Some(index) = retriers
             .iter()
-            .position(|r| error_matches(&r.error_equals, &fault.error))
+            .position(|r| error_matches(&r.error_equals, fault.name()))
         else {
             return Err(fault);
         };
@@ -142,7 +142,7 @@ pub(crate) fn catch(
     let Some((catch_index, catcher)) = catchers
         .iter()
         .enumerate()
-        .find(|(_, c)| error_matches(&c.error_equals, &fault.error))
+        .find(|(_, c)| error_matches(&c.error_equals, fault.name()))
     else {
         return Err(fault);
     };

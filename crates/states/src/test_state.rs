@@ -174,7 +174,7 @@ pub async fn test_state(
                     TestStatus::Succeeded
                 },
                 output: Some(t.output),
-                error: caught.as_ref().map(|f| f.error.clone()),
+                error: caught.as_ref().and_then(|f| f.error.clone()),
                 cause: caught.and_then(|f| f.cause),
                 next_state: t.next,
                 inspection_data: inspection,
@@ -187,7 +187,7 @@ pub async fn test_state(
                 TestStatus::Failed
             },
             output: None,
-            error: (!error.is_empty()).then_some(error),
+            error,
             cause,
             next_state: None,
             inspection_data: inspection,

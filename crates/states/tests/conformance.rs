@@ -423,7 +423,7 @@ fn judge(case: &Value, execution: screener_states::Execution) -> Outcome {
         }
         "FAILED" | "TIMED_OUT" => {
             let want_error = expected["error"].as_str();
-            if want_error != execution.error.as_deref().filter(|e| !e.is_empty()) {
+            if want_error != execution.error.as_deref() {
                 return fail(format!(
                     "error {:?}, expected {:?}",
                     execution.error, want_error

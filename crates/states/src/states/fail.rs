@@ -68,9 +68,6 @@ impl FailState {
             };
             (error, cause)
         };
-        Err(Fault {
-            error: error.unwrap_or_default(),
-            cause,
-        })
+        Err(Fault { error, cause })
     }
 }

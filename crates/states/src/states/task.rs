@@ -217,10 +217,7 @@ impl TaskState {
                 Ok(output)
             }
             Some(Err(failure)) => {
-                let fault = Fault {
-                    error: failure.error,
-                    cause: (!failure.cause.is_empty()).then_some(failure.cause),
-                };
+                let fault = Fault::from(failure);
                 ctx.record(
                     &format!("{prefix}Failed"),
                     with_service(fault_details(&fault)),
@@ -248,11 +245,7 @@ fn region(ctx: &StateCtx<'_>) -> String {
 }
 
 fn fault_details(f: &Fault) -> Value {
-    let mut d = json!({"error": f.error});
-    if let Some(c) = &f.cause {
-        d["cause"] = json!(c);
-    }
-    d
+    f.to_details()
 }
 
 #[cfg(test)]
