@@ -156,7 +156,7 @@ impl Engine {
             state_machine: json!({"Id": sm_arn, "Name": options.state_machine_name}),
             default_language: machine.query_language(),
             jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(
-                options.jitter_seed.unwrap_or_else(crate::util::entropy),
+                options.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
             )),
         }
     }

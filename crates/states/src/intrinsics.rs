@@ -1,6 +1,10 @@
 //! ASL intrinsic functions (`States.Format(...)`, `States.Array(...)`, ...):
 //! a small parser for the call syntax and an evaluator for every `States.*` function.
 
+use base64::Engine as _;
+// The standard alphabet with canonical padding, as States.Base64Encode writes it;
+// decoding rejects other characters, a wrong length or padding, and stray bits.
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Number, Value};
 
 use crate::error::Fault;
@@ -447,14 +451,18 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         }
         "States.Base64Encode" => {
             arity(name, &args, 1..=1)?;
-            Ok(Value::String(base64_encode(
-                as_str(name, &args[0])?.as_bytes(),
-            )))
+            let data = base64_input(name, &args[0])?;
+            Ok(Value::String(STANDARD.encode(data)))
         }
         "States.Base64Decode" => {
             arity(name, &args, 1..=1)?;
-            let bytes = base64_decode(as_str(name, &args[0])?)
-                .ok_or_else(|| fail(format!("Invalid arguments in {name}: not valid base64")))?;
+            let bytes = STANDARD
+                .decode(base64_input(name, &args[0])?)
+                .map_err(|e| {
+                    fail(format!(
+                        "Invalid arguments in {name}: not valid base64 ({e})"
+                    ))
+                })?;
             String::from_utf8(bytes).map(Value::String).map_err(|_| {
                 fail(format!(
                     "Invalid arguments in {name}: the decoded data is not UTF-8"
@@ -468,7 +476,7 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
                 other => other.to_string(),
             };
             let algorithm = as_str(name, &args[1])?;
-            crate::hash::hex_digest(algorithm, data.as_bytes())
+            hex_digest(algorithm, data.as_bytes())
                 .map(Value::String)
                 .ok_or_else(|| {
                     fail(format!(
@@ -504,10 +512,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
                 )));
             }
             use rand::{Rng, SeedableRng};
-            let mut rng = match args.get(2) {
-                Some(seed) => rand::rngs::SmallRng::seed_from_u64(as_int(name, seed)? as u64),
-                None => rand::rngs::SmallRng::seed_from_u64(crate::util::entropy()),
+            let seed = match args.get(2) {
+                Some(seed) => as_int(name, seed)? as u64,
+                None => fastrand::u64(..),
             };
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
             Ok(Value::from(rng.random_range(start..end)))
         }
         "States.MathAdd" => {
@@ -533,7 +542,7 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         }
         "States.UUID" => {
             arity(name, &args, 0..=0)?;
-            Ok(Value::String(crate::util::uuid_v4()))
+            Ok(Value::String(uuid::Uuid::new_v4().to_string()))
         }
         _ => Err(fail(format!("Unsupported intrinsic function {name}"))),
     }
@@ -558,44 +567,32 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// The most characters `States.Base64Encode` and `States.Base64Decode` take.
+const BASE64_MAX_CHARS: usize = 10_000;
 
-pub(crate) fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+/// A Base64 function's argument: a string of at most [`BASE64_MAX_CHARS`].
+fn base64_input<'a>(name: &str, v: &'a Value) -> Result<&'a str, Fault> {
+    let s = as_str(name, v)?;
+    if s.chars().count() > BASE64_MAX_CHARS {
+        return Err(fail(format!(
+            "Invalid arguments in {name}: the input is longer than {BASE64_MAX_CHARS} characters"
+        )));
     }
-    out
+    Ok(s)
 }
 
-pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = B64.iter().position(|&b| b == c)? as u32;
-        buf = (buf << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+/// Lowercase hex digest of `data`, or `None` for an algorithm AWS does not offer.
+fn hex_digest(algorithm: &str, data: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let bytes = match algorithm {
+        "MD5" => md5::Md5::digest(data).to_vec(),
+        "SHA-1" => sha1::Sha1::digest(data).to_vec(),
+        "SHA-256" => sha2::Sha256::digest(data).to_vec(),
+        "SHA-384" => sha2::Sha384::digest(data).to_vec(),
+        "SHA-512" => sha2::Sha512::digest(data).to_vec(),
+        _ => return None,
+    };
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -664,10 +661,56 @@ mod tests {
 
     #[test]
     fn base64_round_trips() {
+        // Recorded from AWS: test_encode_decode.py (both directions, and the empty string).
         let enc = run("States.Base64Encode('Data to encode')", json!({})).unwrap();
         assert_eq!(enc, json!("RGF0YSB0byBlbmNvZGU="));
         let dec = run("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')", json!({})).unwrap();
         assert_eq!(dec, json!("Data to encode"));
+        assert_eq!(
+            run("States.Base64Encode('')", json!({})).unwrap(),
+            json!("")
+        );
+        assert_eq!(
+            run("States.Base64Decode('')", json!({})).unwrap(),
+            json!("")
+        );
+        assert_eq!(
+            run("States.Base64Decode('w6k/Pw==')", json!({})).unwrap(),
+            json!("é??")
+        );
+    }
+
+    #[test]
+    fn base64_decode_rejects_what_is_not_canonical_base64() {
+        for bad in [
+            "RGF0YSB0byBlbmNvZGU",   // padding left out
+            "RGF0YSB0byBlbmNvZGU==", // too much padding
+            "RGF0YSB0b",             // a length no encoding has
+            "RGF0 YSB0byBlbmNvZGU=", // a space
+            "RGF0YSB0byBlbmNvZGU!",  // outside the alphabet
+            "RGF0YSB0byBlbmNvZGV=",  // stray bits in the last character
+            "_-8=",                  // the URL-safe alphabet
+        ] {
+            let err = run(&format!("States.Base64Decode('{bad}')"), json!({})).unwrap_err();
+            assert_eq!(
+                err.error.as_deref(),
+                Some("States.IntrinsicFailure"),
+                "{bad}"
+            );
+        }
+        // Bytes that are not UTF-8 text.
+        let err = run("States.Base64Decode('/w==')", json!({})).unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn base64_takes_at_most_10000_characters() {
+        let ok = json!({"s": "a".repeat(10_000), "b": "QUFB".repeat(2_500)});
+        assert!(run("States.Base64Encode($.s)", ok.clone()).is_ok());
+        assert!(run("States.Base64Decode($.b)", ok).is_ok());
+        let long = json!({"s": "a".repeat(10_001), "b": format!("{}QQ==", "QUFB".repeat(2_500))});
+        assert!(run("States.Base64Encode($.s)", long.clone()).is_err());
+        assert!(run("States.Base64Decode($.b)", long).is_err());
     }
 
     #[test]
@@ -711,11 +754,52 @@ mod tests {
     }
 
     #[test]
-    fn uuid_is_a_version_4_uuid() {
-        let u = run("States.UUID()", json!({})).unwrap();
-        let s = u.as_str().unwrap();
-        assert_eq!(s.len(), 36);
-        assert_eq!(&s[14..15], "4");
+    fn uuid_is_a_random_version_4_uuid() {
+        let draw = || {
+            let u = run("States.UUID()", json!({})).unwrap();
+            uuid::Uuid::parse_str(u.as_str().unwrap()).unwrap()
+        };
+        let (a, b) = (draw(), draw());
+        assert_eq!(a.get_version(), Some(uuid::Version::Random));
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_ne!(a, b);
+        let text = run("States.UUID()", json!({})).unwrap();
+        let text = text.as_str().unwrap();
+        assert_eq!(text.len(), 36, "hyphenated: {text}");
+        assert_eq!(text, text.to_lowercase());
+    }
+
+    #[test]
+    fn hash_digests_match_published_test_vectors() {
+        let abc = b"abc";
+        for (algorithm, data, digest) in [
+            ("MD5", &b""[..], "d41d8cd98f00b204e9800998ecf8427e"),
+            ("MD5", abc, "900150983cd24fb0d6963f7d28e17f72"),
+            ("SHA-1", abc, "a9993e364706816aba3e25717850c26c9cd0d89d"),
+            (
+                "SHA-256",
+                b"",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                "SHA-384",
+                abc,
+                "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
+            ),
+            (
+                "SHA-512",
+                abc,
+                "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+            ),
+            (
+                "SHA-1",
+                &[b'a'; 1000][..],
+                "291e9a6c66994949b57ba5e650361e98fc36b1ba",
+            ),
+        ] {
+            assert_eq!(hex_digest(algorithm, data).as_deref(), Some(digest));
+        }
+        assert_eq!(hex_digest("CRC32", abc), None);
     }
 
     #[test]

@@ -294,7 +294,10 @@ fn fn_uuid<'a>(
     context: FunctionContext<'a, '_>,
     _args: &[&'a JValue<'a>],
 ) -> jsonata_rs::Result<&'a JValue<'a>> {
-    Ok(JValue::string(context.arena, &crate::util::uuid_v4()))
+    Ok(JValue::string(
+        context.arena,
+        &uuid::Uuid::new_v4().to_string(),
+    ))
 }
 
 /// `$random([seed])`: a number in [0, 1), repeatable for a given seed.
@@ -305,7 +308,7 @@ fn fn_random<'a>(
     use rand::{Rng, SeedableRng};
     let seed = match args.first() {
         Some(s) if s.is_number() => s.as_f64() as u64,
-        _ => crate::util::entropy(),
+        _ => fastrand::u64(..),
     };
     let x: f64 = rand::rngs::SmallRng::seed_from_u64(seed).random_range(0.0..1.0);
     Ok(JValue::number(context.arena, x))

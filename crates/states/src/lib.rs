@@ -36,7 +36,6 @@ mod concurrency;
 pub mod definition;
 pub mod error;
 mod execution;
-mod hash;
 pub mod history;
 pub mod intrinsics;
 pub mod invoker;
@@ -50,7 +49,6 @@ mod substitute;
 pub mod test_state;
 #[cfg(test)]
 mod testing;
-mod util;
 pub mod validate;
 
 pub use clock::{Clock, ScaledClock, SystemClock, VirtualClock};

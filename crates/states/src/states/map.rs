@@ -403,7 +403,7 @@ impl MapState {
                 "{}/{}:{}",
                 sm_arn.replacen(":stateMachine:", ":mapRun:", 1),
                 self.label.as_deref().unwrap_or(ctx.name),
-                crate::util::uuid_v4()
+                uuid::Uuid::new_v4()
             );
             ctx.record("MapRunStarted", json!({"mapRunArn": run_arn}));
         }
