@@ -13,7 +13,7 @@ use crate::io::{DATE, Origin, SYMBOL, date_from_days, normalize_bars};
 use crate::kernels::{self, DAYS_SINCE_PEAK_180D, INDICATOR_NAMES, N_METRICS, SymbolBars};
 
 /// A bars frame sorted by (symbol, date) with each symbol's row range.
-pub(crate) struct Prepared {
+pub struct Prepared {
     pub df: DataFrame,
     /// `(first row, end row)` of each symbol, in symbol order.
     pub groups: Vec<(usize, usize)>,
@@ -93,6 +93,13 @@ pub(crate) fn prepare(bars: DataFrame, origin: Origin<'_>) -> Result<Prepared, A
     }
 }
 
+/// Checks, types and sorts a bars frame by (symbol, date) (unless it already is), for callers
+/// that run the kernels over each symbol's rows themselves (the backtest); `name` names the
+/// input in errors.
+pub fn prepare_bars(bars: DataFrame, name: &str) -> Result<Prepared, AnalyticsError> {
+    prepare(bars, Origin::frame(name))
+}
+
 /// The date column as days since 1970-01-01 (no nulls after normalisation).
 pub(crate) fn date_values(df: &DataFrame) -> Result<Cow<'_, [i32]>, AnalyticsError> {
     let ca = df
@@ -126,7 +133,7 @@ pub(crate) fn float_values<'a>(
 }
 
 /// The input columns of the kernels, borrowed from a prepared frame where possible.
-pub(crate) struct Columns<'a> {
+pub struct Columns<'a> {
     pub dates: Cow<'a, [i32]>,
     pub open: Cow<'a, [f64]>,
     pub high: Cow<'a, [f64]>,

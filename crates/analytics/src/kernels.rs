@@ -99,6 +99,10 @@ impl SymbolBars<'_> {
         self.close.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.close.is_empty()
+    }
+
     /// The first `len` bars.
     #[cfg(test)]
     pub fn prefix(&self, len: usize) -> Self {
@@ -787,6 +791,87 @@ pub fn compute_series(b: &SymbolBars<'_>, out: &mut [&mut [f64]]) {
     }
 }
 
+/// Every metric at the bars `at` (strictly increasing indices into `b`), `out[k]` for bar
+/// `at[k]` (NaN = null); bit-identical to [`compute_series`] at those bars.
+///
+/// For callers that need a few bars of a long history (a backtest's rebalance dates): the
+/// recursive indicators and the sliding extremes still advance at every bar up to the last
+/// of `at`, but the window metrics (returns, volume, volatility, gap) and the outputs are
+/// computed at the requested bars only.
+pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]) {
+    debug_assert_eq!(at.len(), out.len());
+    debug_assert!(at.windows(2).all(|w| w[0] < w[1]));
+    let Some(&last) = at.last() else {
+        return;
+    };
+    assert!(last < b.len(), "compute_at: bar {last} out of range");
+    let mut rec = Recursive::new();
+    let mut close_run = RunTracker::default();
+    let mut volume_run = RunTracker::default();
+    let mut window = SlidingAgg::default();
+    let mut peaks: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    let mut prev_volume_run: Option<usize> = None;
+    let mut next = 0;
+    for i in 0..=last {
+        let wanted = at[next] == i;
+        let mut row = [f64::NAN; N_METRICS];
+        if wanted {
+            write_recursive(&rec.step::<true>(b, i), &mut row);
+        } else {
+            rec.step::<false>(b, i);
+        }
+        let c = b.close[i];
+        let close_ok = valid_price(c);
+        let cs = close_run.update(close_ok, i);
+        let vs = volume_run.update(valid_volume(b.volume[i]), i);
+        if wanted {
+            let runs = Runs {
+                close: cs,
+                volume: vs,
+                volume_before: prev_volume_run,
+                dollar: match (cs, vs) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    _ => None,
+                },
+            };
+            write_window_metrics(b, i, &runs, &mut row);
+        }
+        prev_volume_run = vs;
+        if close_ok {
+            window.push(c);
+            if window.len() > WINDOW_52W {
+                window.pop_oldest();
+            }
+            while peaks.back().is_some_and(|&j| b.close[j] <= c) {
+                peaks.pop_back();
+            }
+            peaks.push_back(i);
+            let today = b.dates[i];
+            while peaks
+                .front()
+                .is_some_and(|&j| b.dates[j] <= today - DRAWDOWN_DAYS)
+            {
+                peaks.pop_front();
+            }
+            if wanted {
+                let (high, low, ratio) = match window.query() {
+                    Some(a) if window.len() == WINDOW_52W => (a.max, a.min, a.ratio),
+                    _ => (f64::NAN, f64::NAN, f64::NAN),
+                };
+                let peak = peaks.front().map(|&j| (b.close[j], b.dates[j]));
+                write_extremes(c, high, low, ratio, peak, today, &mut row);
+            }
+        } else {
+            window.clear();
+            peaks.clear();
+        }
+        if wanted {
+            out[next] = row;
+            next += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -883,6 +968,31 @@ mod tests {
                     len - 1,
                     last[m],
                     series[m][len - 1]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compute_at_is_bit_identical_to_series_mode_at_the_requested_bars() {
+        let mut o = walk(700, 11);
+        o.close[300] = f64::NAN;
+        o.volume[320] = f64::INFINITY;
+        o.high[10] = f64::NAN;
+        let series = o.series();
+        let at: Vec<usize> = (0..o.close.len())
+            .filter(|i| i % 7 == 3 || *i == 301)
+            .collect();
+        let mut rows = vec![[0.0; N_METRICS]; at.len()];
+        compute_at(&o.bars(), &at, &mut rows);
+        for (row, &i) in rows.iter().zip(&at) {
+            for m in 0..N_METRICS {
+                assert!(
+                    same(row[m], series[m][i]),
+                    "{} at bar {i}: at {} series {}",
+                    INDICATOR_NAMES[m],
+                    row[m],
+                    series[m][i]
                 );
             }
         }

@@ -1,0 +1,45 @@
+//! Backtests of the screener's screens over history, exactly as
+//! `shared/specs/backtest.md` (S1-S9) defines them: equal-weight portfolios of each screen's
+//! selections rebalanced every K sessions with fills at the next open (vectorbt's
+//! `Portfolio.from_orders` rules), the benchmark of every eligible symbol, the return
+//! statistics (empyrical's conventions), forward returns and the factor analysis of each
+//! screen's sort metric (alphalens-reloaded's).
+//!
+//! Layers, each knowing nothing of the next:
+//! - [`calendar`]: sessions, `t0`, rebalance and fill dates;
+//! - `panel`: one symbol's history reduced to its closes, fill-day opens and, on rebalance
+//!   dates only, eligibility, screen passes and sort-metric values (the indicators run over
+//!   the whole history but are evaluated at those bars only);
+//! - `select`: the cross-section, ranked selections per rebalance date;
+//! - `portfolio`: the simulation (orders, fills, positions, equity);
+//! - [`stats`]: statistics over an equity series;
+//! - `factor`: forward returns and the alphalens factor analysis;
+//! - [`Backtest`]: the pure engine over those layers; [`backtest_frame`] and
+//!   [`backtest_file`] feed it bars from polars.
+//!
+//! A work item (one screen, one parameter variant, a stretch of history) is one
+//! [`Backtest`]: no I/O inside, so it can run on its own in a Lambda.
+
+pub mod calendar;
+mod engine;
+mod error;
+mod factor;
+mod input;
+mod panel;
+mod plan;
+mod portfolio;
+mod result;
+mod select;
+mod settings;
+pub mod stats;
+
+pub use engine::{Backtest, day_number};
+pub use error::BacktestError;
+pub use factor::QUANTILES;
+pub use input::{backtest_file, backtest_frame};
+pub use panel::SymbolData;
+pub use result::{
+    Arguments, BacktestResult, CalendarFacts, Factor, ForwardReturn, ForwardReturns, Metrics,
+    Portfolio, ScreenArguments,
+};
+pub use settings::Settings;

@@ -1,0 +1,3 @@
+//! Integration tests of the backtest engine, one binary with modules.
+
+mod smoke;
