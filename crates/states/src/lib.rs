@@ -22,8 +22,9 @@
 //! `execution` (the evaluation loop), `states/*` (one file per state type),
 //! `io` (InputPath/Parameters/ResultSelector/ResultPath/OutputPath), `paths`
 //! (JSONPath), `intrinsics` (`States.*` functions), `jsonata` (the JSONata
-//! query language), `retry` (Retry/Catch), `test_state` (the TestState API),
-//! `clock`, `history`, `invoker`.
+//! query language), `key_order` (object keys in AWS's order), `retry`
+//! (Retry/Catch), `test_state` (the TestState API), `clock`, `history`,
+//! `invoker`.
 //!
 //! Conformance: `tests/conformance.rs` replays a corpus recorded against real
 //! AWS (set `ASL_CONFORMANCE_CASES`). Not supported locally: `ItemReader`

@@ -92,11 +92,14 @@ impl Hints {
 
 /// Move the keys of `keys` that `sequence` holds to `out`, in its order.
 fn take_in_order(sequence: &[String], keys: &mut Vec<String>, out: &mut Vec<String>) {
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let mut taken: HashSet<String> = HashSet::new();
     for k in sequence {
-        if let Some(i) = keys.iter().position(|x| x == k) {
-            out.push(keys.swap_remove(i));
+        if wanted.contains(k.as_str()) && taken.insert(k.clone()) {
+            out.push(k.clone());
         }
     }
+    keys.retain(|k| !taken.contains(k));
 }
 
 thread_local! {
@@ -184,7 +187,7 @@ fn restore<'a>(hints: &Hints, v: &'a JValue<'a>, json: &mut Value) {
             let keys: Vec<String> = m.keys().cloned().collect();
             let mut old = std::mem::take(m);
             for k in hints.order(address(v), keys) {
-                if let Some(mut child) = old.shift_remove(&k) {
+                if let Some(mut child) = old.swap_remove(&k) {
                     if let Some(jv) = entries.get(k.as_str()) {
                         restore(hints, jv, &mut child);
                     }
