@@ -15,7 +15,7 @@ use crate::panel::{self, SymbolData};
 use crate::plan::Plan;
 use crate::portfolio::{self, Simulation};
 use crate::result::{
-    Arguments, BacktestResult, CalendarFacts, Factor, ForwardReturn, ForwardReturns, Metrics,
+    Arguments, BacktestResult, CalendarFacts, Factor, Fill, ForwardReturn, ForwardReturns, Metrics,
     Portfolio, ScreenArguments, finite,
 };
 use crate::select::{self, Selections};
@@ -182,7 +182,21 @@ impl Backtest {
                     eligible: by_horizon(horizons, &eligible_forward),
                 },
                 factor: fac,
-                turnover: sim.fills.iter().map(|f| f.turnover()).collect(),
+                fills: sim
+                    .fills
+                    .iter()
+                    .enumerate()
+                    .map(|(k, f)| Fill {
+                        date: cal.panel_date(cal.fill_position(k)),
+                        selected: f.selected,
+                        value: f.value,
+                        traded: f.traded,
+                        turnover: f.turnover(),
+                        fees: f.fees,
+                        n_orders: f.orders,
+                        n_skipped_no_open: f.skipped,
+                    })
+                    .collect(),
                 equity: sim.equity,
                 selections: (*sel).clone(),
             });

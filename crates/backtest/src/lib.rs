@@ -39,7 +39,7 @@ pub use factor::QUANTILES;
 pub use input::{backtest_file, backtest_frame};
 pub use panel::SymbolData;
 pub use result::{
-    Arguments, BacktestResult, CalendarFacts, Factor, ForwardReturn, ForwardReturns, Metrics,
+    Arguments, BacktestResult, CalendarFacts, Factor, Fill, ForwardReturn, ForwardReturns, Metrics,
     Portfolio, ScreenArguments,
 };
 pub use settings::Settings;

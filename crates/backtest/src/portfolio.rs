@@ -77,6 +77,9 @@ pub struct FillFacts {
     pub selected: usize,
     pub value: f64,
     pub traded: f64,
+    pub fees: f64,
+    pub orders: usize,
+    pub skipped: usize,
 }
 
 impl FillFacts {
@@ -248,13 +251,20 @@ pub(crate) fn simulate(
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.1.cmp(&b.1))
         });
-        let mut traded = 0.0;
+        let mut facts = FillFacts {
+            selected: selection.len(),
+            value,
+            traded: 0.0,
+            fees: 0.0,
+            orders: 0,
+            skipped: 0,
+        };
         for &(_, s) in &orders {
             let j = s as usize;
             let open = symbols[j].open_fill[k];
             if open.is_nan() {
                 // No bar on the fill day: no order; shares kept, the target's cash stays cash.
-                sim.n_orders_skipped_no_open += 1;
+                facts.skipped += 1;
                 cash = snap(cash);
                 continue;
             }
@@ -264,10 +274,10 @@ pub(crate) fn simulate(
             let before = shares[j];
             shares[j] = new_shares;
             if let Some(o) = filled {
-                sim.n_orders += 1;
-                sim.fees_paid += o.fees;
+                facts.orders += 1;
+                facts.fees += o.fees;
                 let gross = o.size * o.price;
-                traded += gross;
+                facts.traded += gross;
                 if o.buy {
                     flows[j] -= gross + o.fees;
                 } else {
@@ -294,11 +304,10 @@ pub(crate) fn simulate(
                 .copied()
                 .filter(|&s| shares[s as usize] != 0.0),
         );
-        sim.fills.push(FillFacts {
-            selected: selection.len(),
-            value,
-            traded,
-        });
+        sim.n_orders += facts.orders;
+        sim.n_orders_skipped_no_open += facts.skipped;
+        sim.fees_paid += facts.fees;
+        sim.fills.push(facts);
 
         // Value every close until the next fill, symbol by symbol (contiguous closes),
         // adding in symbol order: E = C + sum q * close_ff.

@@ -125,6 +125,24 @@ pub struct Factor {
     pub ic_by_date: BTreeMap<usize, Vec<Option<f64>>>,
 }
 
+/// One fill (the session after a rebalance date).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fill {
+    pub date: NaiveDate,
+    /// Symbols selected on the rebalance date before it (`n`).
+    pub selected: usize,
+    /// The pre-trade value `V`.
+    pub value: f64,
+    /// Sum of shares x price over its orders (fees excluded).
+    pub traded: f64,
+    /// `traded / value`.
+    pub turnover: f64,
+    pub fees: f64,
+    pub n_orders: usize,
+    /// Symbols with a target or shares but no bar (no open) on the fill day.
+    pub n_skipped_no_open: usize,
+}
+
 /// One portfolio: a screen's or the benchmark's.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Portfolio {
@@ -135,8 +153,8 @@ pub struct Portfolio {
     pub factor: Option<Factor>,
     /// `E` from `t0` to `last` (dates in `CalendarFacts::equity_dates`).
     pub equity: Vec<f64>,
-    /// Per fill: sum of shares x price over its orders / the pre-trade value.
-    pub turnover: Vec<f64>,
+    /// What happened at each fill.
+    pub fills: Vec<Fill>,
     /// Per rebalance date, indices into `BacktestResult::symbols` in rank order (the
     /// benchmark: every eligible symbol, in symbol order).
     pub selections: Vec<Vec<u32>>,

@@ -1,3 +1,7 @@
-//! Integration tests of the backtest engine, one binary with modules.
+//! Integration tests of the backtest engine, one binary with modules: the spec's edge cases
+//! on hand-made markets, the look-ahead test and a smoke run on real data.
 
+mod common;
+mod edge_cases;
+mod look_ahead;
 mod smoke;
