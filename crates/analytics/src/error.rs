@@ -58,7 +58,7 @@ pub enum AnalyticsError {
         first: String,
         second: String,
     },
-    #[error("{}: unsupported file type; expected a .csv or .parquet extension", path.display())]
+    #[error("{}: unsupported file type; expected a .csv, .csv.gz or .parquet extension", path.display())]
     UnsupportedFormat { path: PathBuf },
     #[error("{}: cannot read or write the file", path.display())]
     Io {

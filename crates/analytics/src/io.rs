@@ -89,18 +89,12 @@ pub(crate) fn read_bars_csv_named(bytes: &[u8], name: &str) -> Result<DataFrame,
     )
 }
 
-/// Reads bars from a `.csv` or `.parquet` file. In Parquet, `date` may be a Date, a
+/// Reads bars from a `.csv`, `.csv.gz` or `.parquet` file. In Parquet, `date` may be a Date, a
 /// timestamp (its UTC calendar day is used) or a `YYYY-MM-DD` string.
 pub fn read_bars(path: &Path) -> Result<DataFrame, AnalyticsError> {
     let name = path.display().to_string();
     match extension(path).as_deref() {
-        Some("csv") => {
-            let bytes = std::fs::read(path).map_err(|source| AnalyticsError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            read_bars_csv_named(&bytes, &name)
-        }
+        Some("csv" | "csv.gz") => read_bars_csv_named(&read_csv_file(path)?, &name),
         Some("parquet") | Some("pq") => {
             let file = File::open(path).map_err(|source| AnalyticsError::Io {
                 path: path.to_path_buf(),
@@ -112,6 +106,22 @@ pub fn read_bars(path: &Path) -> Result<DataFrame, AnalyticsError> {
             path: path.to_path_buf(),
         }),
     }
+}
+
+/// The text of a `.csv` file, or of a `.csv.gz` file decompressed.
+pub(crate) fn read_csv_file(path: &Path) -> Result<Vec<u8>, AnalyticsError> {
+    let io_error = |source| AnalyticsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    if extension(path).as_deref() != Some("csv.gz") {
+        return Ok(bytes);
+    }
+    let mut text = Vec::with_capacity(bytes.len() * 4);
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .map_err(io_error)?;
+    Ok(text)
 }
 
 /// Reads bars from Parquet bytes.
@@ -143,10 +153,16 @@ pub(crate) fn read_bars_parquet_from<R: polars::io::mmap::MmapBytesReader>(
     normalize_bars(df, Origin::frame(name))
 }
 
+/// The file type by extension, lowercase: `csv`, `csv.gz`, `parquet`, ...
 pub(crate) fn extension(path: &Path) -> Option<String> {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let stem_ext = Path::new(path.file_stem()?)
+        .extension()
+        .and_then(|e| e.to_str());
+    match stem_ext {
+        Some(inner) if ext == "gz" && inner.eq_ignore_ascii_case("csv") => Some("csv.gz".into()),
+        _ => Some(ext),
+    }
 }
 
 /// Checks and converts a bars frame to the canonical schema.

@@ -18,7 +18,7 @@ use crate::indicators::{
 };
 use crate::io::{
     BAR_COLUMNS, DATE, Origin, SYMBOL, date_from_days, days_since_epoch, extension, normalize_bars,
-    read_bars_csv_named, read_bars_parquet_from,
+    read_bars_csv_named, read_bars_parquet_from, read_csv_file,
 };
 use crate::kernels::{self, INDICATOR_NAMES, N_METRICS, SymbolBars};
 use crate::screens::{BAR_METRICS, Operand, Screen, ScreenSet};
@@ -274,7 +274,7 @@ impl<'a> PartsScreener<'a> {
     }
 }
 
-/// Like [`screen_latest`] on the bars in a `.csv` or `.parquet` file. Parquet sorted by
+/// Like [`screen_latest`] on the bars in a `.csv`, `.csv.gz` or `.parquet` file. Parquet sorted by
 /// (symbol, date) is read one row group at a time, so memory stays about one row group
 /// plus the results whatever the file's size; other Parquet is read whole and sorted.
 pub fn screen_latest_file(
@@ -294,9 +294,8 @@ pub fn screen_latest_file(
             screens,
             as_of,
         ),
-        Some("csv") => {
-            let bytes = std::fs::read(path).map_err(io_err)?;
-            let bars = read_bars_csv_named(&bytes, &name)?;
+        Some("csv" | "csv.gz") => {
+            let bars = read_bars_csv_named(&read_csv_file(path)?, &name)?;
             screen_latest_named(bars, screens, as_of, &name)
         }
         _ => Err(AnalyticsError::UnsupportedFormat {

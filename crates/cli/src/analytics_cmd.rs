@@ -1,18 +1,22 @@
 //! `screener indicators` and `screener screen`: the analytics crate on files.
 //!
-//! Both read bars from CSV or Parquet (by extension) with columns
+//! Both read bars from CSV (`.csv`, `.csv.gz`) or Parquet (by extension) with columns
 //! `symbol,date,open,high,low,close,volume` and write CSV or Parquet (by extension):
 //! dates `YYYY-MM-DD`, floats in the shortest form that reads back exactly, nulls as empty
-//! CSV cells. Bad input is refused with the file, the row or column, and the problem.
+//! CSV cells. Bad input is refused with the file, the row or column, and the problem: exit
+//! code 2 for how the command was called (flags, a path, a file type), 1 for a file's content.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
 use screener_analytics::{
-    ScreenSet, compute_indicators, read_bars, screen_latest_file, write_frame,
+    AnalyticsError, ScreenSet, compute_indicators, read_bars, screen_latest_file, write_frame,
 };
+
+use crate::DataError;
 
 /// Arguments of `screener indicators`.
 #[derive(Args, Debug, Clone)]
@@ -26,7 +30,7 @@ screener indicators --bars bars.csv --out indicators.csv\n  \
 screener indicators --bars bars.parquet --out indicators.parquet"
 )]
 pub struct IndicatorsArgs {
-    /// Bars to read: a .csv or .parquet file
+    /// Bars to read: a .csv, .csv.gz or .parquet file
     #[arg(long, value_name = "FILE")]
     pub bars: PathBuf,
     /// Where to write the indicators: a .csv or .parquet file
@@ -47,7 +51,7 @@ screener screen --bars bars.csv --date 2024-06-28 --out screen.parquet\n  \
 screener screen --bars bars.csv --screens my_screens.toml --out screen.csv"
 )]
 pub struct ScreenArgs {
-    /// Bars to read: a .csv or .parquet file
+    /// Bars to read: a .csv, .csv.gz or .parquet file
     #[arg(long, value_name = "FILE")]
     pub bars: PathBuf,
     /// Screens to apply (TOML); default: the built-in screens
@@ -76,37 +80,52 @@ fn check_output(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// An analytics error as the command reports it: a file that cannot be opened or a file type
+/// we do not read is how the command was called (exit 2); anything about the file's content is
+/// a [`DataError`] (exit 1).
+fn classify(error: AnalyticsError) -> anyhow::Error {
+    match error {
+        AnalyticsError::UnsupportedFormat { .. } | AnalyticsError::Io { .. } => error.into(),
+        other => DataError(other.into()).into(),
+    }
+}
+
 /// `screener indicators --bars IN --out OUT`.
-pub fn run_indicators(args: IndicatorsArgs) -> anyhow::Result<()> {
+pub fn run_indicators(args: IndicatorsArgs) -> anyhow::Result<ExitCode> {
     check_output(&args.out)?;
-    let bars = read_bars(&args.bars)?;
+    let bars = read_bars(&args.bars).map_err(classify)?;
     let rows = bars.height();
     let mut indicators = compute_indicators(bars)
+        .map_err(classify)
         .with_context(|| format!("computing indicators for {}", args.bars.display()))?;
-    write_frame(&mut indicators, &args.out)?;
+    write_frame(&mut indicators, &args.out).map_err(classify)?;
     eprintln!(
         "wrote {} indicators for {rows} bars to {}",
         screener_analytics::INDICATOR_NAMES.len(),
         args.out.display()
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a screens TOML file, or the built-in screens without one.
+pub fn load_screens(path: Option<&Path>) -> anyhow::Result<ScreenSet> {
+    let Some(path) = path else {
+        return Ok(ScreenSet::default_screens());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading screens from {}", path.display()))?;
+    ScreenSet::parse_toml(&text)
+        .map_err(|e| DataError(e.into()))
+        .with_context(|| format!("screens file {}", path.display()))
 }
 
 /// `screener screen --bars IN [--screens FILE] [--date D] --out OUT`.
-pub fn run_screen(args: ScreenArgs) -> anyhow::Result<()> {
+pub fn run_screen(args: ScreenArgs) -> anyhow::Result<ExitCode> {
     check_output(&args.out)?;
-    let screens = match &args.screens {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading screens from {}", path.display()))?;
-            ScreenSet::parse_toml(&text)
-                .with_context(|| format!("screens file {}", path.display()))?
-        }
-        None => ScreenSet::default_screens(),
-    };
+    let screens = load_screens(args.screens.as_deref())?;
     // Streams sorted Parquet one row group at a time; errors name the file.
-    let mut outcome = screen_latest_file(&args.bars, &screens, args.date)?;
-    write_frame(&mut outcome.results, &args.out)?;
+    let mut outcome = screen_latest_file(&args.bars, &screens, args.date).map_err(classify)?;
+    write_frame(&mut outcome.results, &args.out).map_err(classify)?;
     println!(
         "{} symbols screened{}; results in {}",
         outcome.results.height(),
@@ -132,5 +151,5 @@ pub fn run_screen(args: ScreenArgs) -> anyhow::Result<()> {
             }
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! runner ([`runner`]) and the end-of-run summary ([`summary`]). The binary in `main.rs`
 //! parses flags and calls these; the integration tests in `tests/` call them directly.
 
+pub mod analytics_cmd;
 pub mod bot_cmd;
 pub mod remote_cmd;
 pub mod runner;
@@ -10,6 +11,7 @@ pub mod steps;
 pub mod summary;
 
 use std::collections::HashMap;
+use std::process::ExitCode;
 
 use screener_core::config::{Config, ConfigError};
 
@@ -23,4 +25,20 @@ pub fn config_with(overrides: &[(&str, Option<String>)]) -> Result<Config, Confi
         }
     }
     Config::from_vars(&vars)
+}
+
+/// A command failed on the content of what it read (a bad row, a missing column, an invalid
+/// screens file), not on how it was called: the binary exits with 1 instead of 2.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DataError(#[from] pub anyhow::Error);
+
+/// The exit code for a failed command: 1 for a [`DataError`] anywhere in its chain, 2 (usage:
+/// flags, paths, configuration) otherwise.
+pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    if error.chain().any(|cause| cause.is::<DataError>()) || error.is::<DataError>() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(2)
+    }
 }

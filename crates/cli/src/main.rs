@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
+use screener_cli::analytics_cmd::{IndicatorsArgs, ScreenArgs};
 use screener_cli::bot_cmd::BotCommand;
 use screener_cli::remote_cmd::RemoteCommand;
 use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
@@ -50,6 +51,10 @@ enum Command {
     /// Start, watch and redrive runs of the deployed workflow in AWS Step Functions.
     #[command(subcommand)]
     Remote(RemoteCommand),
+    /// Compute every indicator for every (symbol, date) of a bars file (CSV or Parquet).
+    Indicators(IndicatorsArgs),
+    /// Screen every symbol of a bars file on its latest bar: metrics, pass/rank per screen.
+    Screen(ScreenArgs),
 }
 
 #[derive(Args)]
@@ -161,12 +166,14 @@ async fn main() -> ExitCode {
         Command::Bot(command) => screener_cli::bot_cmd::run(command).await,
         Command::States(command) => states(command).await,
         Command::Remote(command) => screener_cli::remote_cmd::run(command).await,
+        Command::Indicators(args) => screener_cli::analytics_cmd::run_indicators(args),
+        Command::Screen(args) => screener_cli::analytics_cmd::run_screen(args),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            screener_cli::exit_code_for(&error)
         }
     }
 }

@@ -117,7 +117,7 @@ fn an_unknown_extension_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("bars.json"), "{err}");
-    assert!(err.contains(".csv or .parquet"), "{err}");
+    assert!(err.contains(".csv, .csv.gz or .parquet"), "{err}");
 }
 
 #[test]
