@@ -1,8 +1,10 @@
 //! Workspace integration tests: one test binary, one module per area.
 
 mod alpaca;
+mod analytics_cli;
 mod aws;
 mod bot;
+mod docs_commands;
 mod lambda_runtime;
 mod remote;
 mod support;
