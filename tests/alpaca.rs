@@ -211,7 +211,7 @@ async fn the_workflow_on_alpaca_backfills_then_appends_a_day_then_refetches_a_sp
     assert!(m.refetched.is_empty());
     assert_eq!(w.fake.stats().rate_limited, 0);
 
-    // Day 2: one request per batch, plus the universe.
+    // Day 2: one request per batch, plus the universe and the calendar.
     let d2 = day("2025-06-16");
     w.fake.set_last_day(d2);
     w.clock.advance(Duration::from_secs(3 * 86_400));
@@ -227,7 +227,7 @@ async fn the_workflow_on_alpaca_backfills_then_appends_a_day_then_refetches_a_sp
     let stats = w.fake.stats();
     assert_eq!(
         (stats.bars_requests, stats.requests),
-        (batches, batches + 1),
+        (batches, batches + 2),
         "{stats:?}"
     );
     let m = manifest(&w, d2).await;
@@ -330,4 +330,46 @@ async fn refused_keys_fail_the_run_at_once_naming_the_credentials_to_check() {
     );
     assert!(!cause.contains("not-the-secret"));
     assert_eq!(w.fake.stats().requests, 1, "not retried");
+}
+
+/// An exchange closure the NYSE rules do not know (as a future national day of mourning would
+/// be): Alpaca's calendar leaves the day out and no symbol has a bar on it, and the run counts
+/// sessions by that calendar, so no symbol is noted or rejected for a "missing" day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_counts_sessions_by_alpacas_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), SECRET_KEY, |_| {}).await;
+    let closed = day("2025-05-14"); // a Wednesday the rules say traded
+    assert!(screener_core::calendar::is_trading_day(closed));
+    w.fake.close_unscheduled(closed);
+    let d1 = day("2025-06-13");
+    let execution = run_on(&w, d1, "alpaca-closure").await;
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        execution.cause
+    );
+    let m = manifest(&w, d1).await;
+    assert_every_symbol_accounted_for(&w, &m).await;
+    let noted: Vec<String> = m
+        .repairs
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .chain(m.rejections.iter().map(|r| format!("{r:?}")))
+        .filter(|text| text.contains("missing") || text.contains(&closed.to_string()))
+        .collect();
+    assert!(noted.is_empty(), "notes about the closed day: {noted:?}");
+    assert!(m.counts.valid as usize > SYMBOLS * 9 / 10, "{:?}", m.counts);
+    // The calendar the run used is stored beside its batches.
+    let sessions: screener_core::calendar::Sessions = serde_json::from_slice(
+        &w.deps
+            .store
+            .get(&keys::run_sessions(&m.run_id))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!sessions.is_trading_day(closed));
+    assert!(sessions.is_trading_day(day("2025-05-13")));
 }

@@ -587,6 +587,16 @@ impl MarketData for Alpaca {
     ) -> Result<BarsBySymbol, MarketDataError> {
         self.bars(symbols, start, end).await
     }
+
+    /// Alpaca's calendar is the exchange's, unscheduled closures included.
+    async fn sessions(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Option<Vec<NaiveDate>>, MarketDataError> {
+        let days = self.calendar(start, end).await?;
+        Ok(Some(days.into_iter().map(|d| d.date).collect()))
+    }
 }
 
 #[cfg(test)]

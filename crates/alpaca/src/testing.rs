@@ -76,6 +76,9 @@ pub struct FakeMarket {
     others: Vec<AssetJson>,
     /// Bars exist up to and including this day ("today").
     pub last_day: NaiveDate,
+    /// Closures the NYSE rules do not know (as a future day of mourning would be): no bars,
+    /// and absent from `GET /v2/calendar`, as Alpaca serves such a day.
+    pub unscheduled_closures: BTreeSet<NaiveDate>,
 }
 
 fn asset(symbol: &str, exchange: &str, status: &str, tradable: bool) -> AssetJson {
@@ -151,7 +154,13 @@ impl FakeMarket {
                 asset("ZZHLT", "NASDAQ", "active", false),
             ],
             last_day,
+            unscheduled_closures: BTreeSet::new(),
         }
+    }
+
+    /// Is the exchange open on `date` in this market (the rules, less the unscheduled closures)?
+    fn is_session(&self, date: NaiveDate) -> bool {
+        calendar::is_trading_day(date) && !self.unscheduled_closures.contains(&date)
     }
 
     pub fn symbols(&self) -> Vec<Symbol> {
@@ -175,7 +184,7 @@ impl FakeMarket {
         if symbol.no_bars
             || date > self.last_day
             || symbol.listed_from.is_some_and(|from| date < from)
-            || !calendar::is_trading_day(date)
+            || !self.is_session(date)
         {
             return None;
         }
@@ -339,6 +348,13 @@ impl FakeAlpaca {
             .expect("a symbol of the market")
             .splits
             .push((on, ratio));
+    }
+
+    /// Closes the market on `day` although the NYSE rules say it trades: no bar that day, and
+    /// the calendar leaves it out.
+    pub fn close_unscheduled(&self, day: NaiveDate) {
+        let mut state = self.inner.state.lock().unwrap();
+        state.market.unscheduled_closures.insert(day);
     }
 
     /// Moves "today": bars exist up to `day`.
@@ -581,6 +597,7 @@ async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Reply {
             };
             let days: Vec<serde_json::Value> = calendar::trading_days(start, end)
                 .into_iter()
+                .filter(|d| market.is_session(*d))
                 .map(|d| json!({"date": d, "open": "09:30", "close": "16:00", "session_open": "0400", "session_close": "2000"}))
                 .collect();
             json!(days)

@@ -603,3 +603,87 @@ async fn https_urls_are_spoken_to_in_tls() {
     assert_eq!((head[0], head[1], head[5]), (0x16, 0x03, 0x01), "{head:?}");
     assert!(request.await.unwrap().is_err());
 }
+
+/// Bars as Alpaca sends them (`t` at New York midnight in UTC) on the sessions the NYSE held
+/// from 2024-09-03 to 2025-01-31, written out here by hand: weekdays less Thanksgiving,
+/// Christmas, New Year's Day, President Carter's day of mourning (2025-01-09) and Martin Luther
+/// King Jr. Day. Validation finds no missing trading day in them, and a bar dated 2025-01-09
+/// is noted as dated on a closed day.
+#[test]
+fn validation_knows_the_2025_01_09_closure_in_alpaca_shaped_bars() {
+    use chrono::{Datelike, Weekday};
+    use screener_alpaca::model::BarsPage;
+    use screener_core::calendar::Sessions;
+    use screener_core::validation::{ValidationRules, validate_symbol};
+
+    let closed: Vec<NaiveDate> = [
+        "2024-11-28",
+        "2024-12-25",
+        "2025-01-01",
+        "2025-01-09",
+        "2025-01-20",
+    ]
+    .iter()
+    .map(|d| d.parse().unwrap())
+    .collect();
+    let first: NaiveDate = "2024-09-03".parse().unwrap();
+    let last: NaiveDate = "2025-01-31".parse().unwrap();
+    let sessions: Vec<NaiveDate> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .filter(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !closed.contains(d))
+        .collect();
+    let page = |days: &[NaiveDate]| {
+        let bars: Vec<serde_json::Value> = days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                // New York midnight: 04:00Z in daylight time, 05:00Z in standard time.
+                let hour = if *d < "2024-11-03".parse::<NaiveDate>().unwrap() {
+                    4
+                } else {
+                    5
+                };
+                let close = 580.0 + (i as f64 * 0.7).sin() * 6.0;
+                serde_json::json!({
+                    "t": format!("{d}T{hour:02}:00:00Z"),
+                    "o": close - 1.0, "h": close + 2.0, "l": close - 3.0, "c": close,
+                    "v": 45_000_000.0 + i as f64, "n": 500_000, "vw": close - 0.5
+                })
+            })
+            .collect();
+        let body = serde_json::json!({"bars": {"SPY": bars}, "next_page_token": null});
+        let page: BarsPage = serde_json::from_value(body).unwrap();
+        let bars: Vec<screener_core::Bar> = page.bars.unwrap()["SPY"]
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|b| b.to_bar())
+            .collect();
+        assert_eq!(bars.iter().map(|b| b.date).collect::<Vec<_>>(), days);
+        bars
+    };
+    let symbol = Symbol::parse("SPY").unwrap();
+    let rules = ValidationRules::default();
+    let (report, kept) = validate_symbol(&symbol, page(&sessions), last, &Sessions::nyse(), &rules);
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.is_empty(), "{:?}", report.findings);
+    assert_eq!(kept.unwrap().len(), sessions.len());
+
+    // A bar on the day of mourning is a bar on a closed day.
+    let mut with_closed_day = sessions.clone();
+    with_closed_day.push("2025-01-09".parse().unwrap());
+    with_closed_day.sort();
+    let (report, _) = validate_symbol(
+        &symbol,
+        page(&with_closed_day),
+        last,
+        &Sessions::nyse(),
+        &rules,
+    );
+    assert!(
+        report.findings.iter().any(|f| f.code == "non_trading_day"),
+        "{:?}",
+        report.findings
+    );
+}

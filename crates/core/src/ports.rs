@@ -125,6 +125,15 @@ pub trait MarketData: Send + Sync {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<BarsBySymbol, MarketDataError>;
+    /// The trading sessions in `start..=end` by the source's own calendar, or `None` when the
+    /// source has none (the run then uses the NYSE rules of [`crate::calendar`]).
+    async fn sessions(
+        &self,
+        _start: NaiveDate,
+        _end: NaiveDate,
+    ) -> Result<Option<Vec<NaiveDate>>, MarketDataError> {
+        Ok(None)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

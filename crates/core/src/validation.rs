@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::bar::Bar;
-use crate::calendar;
+use crate::calendar::Sessions;
 use crate::symbol::Symbol;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +69,7 @@ pub fn validate_symbol(
     symbol: &Symbol,
     bars: Vec<Bar>,
     run_date: NaiveDate,
+    sessions: &Sessions,
     rules: &ValidationRules,
 ) -> (SymbolReport, Option<Vec<Bar>>) {
     let received = bars.len();
@@ -207,7 +208,7 @@ pub fn validate_symbol(
                 true,
             );
         }
-        if !calendar::is_trading_day(bar.date) {
+        if !sessions.is_trading_day(bar.date) {
             note(
                 &mut findings,
                 "non_trading_day",
@@ -220,7 +221,8 @@ pub fn validate_symbol(
 
     if let (Some(first), Some(last)) = (bars.first(), bars.last()) {
         let present: BTreeSet<NaiveDate> = bars.iter().map(|b| b.date).collect();
-        let missing: Vec<NaiveDate> = calendar::trading_days(first.date, last.date)
+        let missing: Vec<NaiveDate> = sessions
+            .trading_days(first.date, last.date)
             .into_iter()
             .filter(|d| !present.contains(d))
             .collect();
@@ -245,8 +247,8 @@ pub fn validate_symbol(
                 too_many,
             );
         }
-        let expected_last = calendar::last_trading_day_on_or_before(run_date);
-        let behind = calendar::trading_days_between(last.date, expected_last);
+        let expected_last = sessions.last_trading_day_on_or_before(run_date);
+        let behind = sessions.trading_days_between(last.date, expected_last);
         if behind > rules.max_stale_sessions {
             note(
                 &mut findings,
@@ -309,6 +311,7 @@ pub fn validate_symbol(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar;
     use chrono::Duration;
 
     fn run_date() -> NaiveDate {
@@ -338,6 +341,7 @@ mod tests {
             &Symbol::parse("TEST").unwrap(),
             bars,
             run_date(),
+            &Sessions::nyse(),
             &ValidationRules::default(),
         )
     }

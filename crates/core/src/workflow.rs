@@ -23,6 +23,9 @@ pub mod keys {
     pub fn run_prefix(run_id: &str) -> String {
         format!("runs/{run_id}/")
     }
+    pub fn run_sessions(run_id: &str) -> String {
+        format!("{}sessions.json", run_prefix(run_id))
+    }
     pub fn batch_symbols(run_id: &str, index: u32) -> String {
         format!("runs/{run_id}/universe/batch-{index:04}.json")
     }
@@ -177,6 +180,10 @@ pub struct RunContext {
     pub source: DataSourceInfo,
     /// Bars are fetched from `run_date - lookback_days` to `run_date`.
     pub lookback_days: u32,
+    /// The source's own trading calendar for that range ([`crate::calendar::Sessions`] as
+    /// JSON), when it has one; validation uses the NYSE rules without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_key: Option<String>,
 }
 
 /// A batch of symbols: its list lives in the store.

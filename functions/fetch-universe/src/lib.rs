@@ -82,6 +82,18 @@ pub async fn handle(
             size: chunk.len() as u32,
         });
     }
+    // The source's own calendar (Alpaca's), for validation to count sessions by.
+    let history_start = run_date - Duration::days(i64::from(deps.settings.lookback_days));
+    let sessions_key = match deps.market.sessions(history_start, run_date).await? {
+        Some(days) => {
+            let key = keys::run_sessions(&run_id);
+            let sessions = calendar::Sessions::served(history_start, run_date, days);
+            let body = serde_json::to_vec(&sessions).expect("sessions serialize");
+            deps.store.put(&key, body, "application/json").await?;
+            Some(key)
+        }
+        None => None,
+    };
     tracing::info!(run_id, %run_date, symbols = symbols.len(), batches = batches.len(), "universe ready");
     Ok(FetchUniverseOutput {
         run: RunContext {
@@ -90,6 +102,7 @@ pub async fn handle(
             started_at: input.started_at,
             source: deps.market.source(),
             lookback_days: deps.settings.lookback_days,
+            sessions_key,
         },
         batch_count: batches.len() as u32,
         symbol_count: symbols.len() as u32,

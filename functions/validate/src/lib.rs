@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use screener_core::bar::{BarsBySymbol, read_bars_csv};
+use screener_core::calendar::Sessions;
 use screener_core::parquet::{self, write_bars_parquet};
 use screener_core::validation::{Verdict, validate_symbol};
 use screener_core::workflow::{
@@ -22,6 +23,12 @@ pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, St
     let mut received = read_bars_csv(&deps.store.get(&input.fetched.bars_key).await?)
         .map_err(|e| StepError::CorruptData(format!("{}: {e}", input.fetched.bars_key)))?;
 
+    let sessions = match &run.sessions_key {
+        Some(key) => serde_json::from_slice::<Sessions>(&deps.store.get(key).await?)
+            .map_err(|e| StepError::CorruptData(format!("{key}: {e}")))?,
+        None => Sessions::nyse(),
+    };
+
     let mut valid = BarsBySymbol::new();
     let mut reports = Vec::new();
     let mut no_data = Vec::new();
@@ -30,7 +37,13 @@ pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, St
             no_data.push(symbol.clone());
             continue;
         };
-        let (report, kept) = validate_symbol(symbol, bars, run.run_date, &deps.settings.validation);
+        let (report, kept) = validate_symbol(
+            symbol,
+            bars,
+            run.run_date,
+            &sessions,
+            &deps.settings.validation,
+        );
         if let Some(kept) = kept {
             valid.insert(symbol.clone(), kept);
         }
