@@ -121,6 +121,40 @@ async fn the_report_renders_in_headless_chromium_with_its_tables_and_charts() {
         .matches(" L")
         .count();
     assert!(points > 200, "{points} points in the first chart");
+    // Every chart title's close and 52-week high are the run's own metrics for that symbol
+    // (`close`, `high_52w` in results.csv): one 52-week high, whichever part of the page.
+    let results =
+        std::fs::read_to_string(dir.path().join(keys::results_file(date(13), "results.csv")))
+            .unwrap();
+    let mut rows = results.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (symbol_at, close_at, high_at) = (column("symbol"), column("close"), column("high_52w"));
+    let metrics: std::collections::HashMap<&str, (f64, f64)> = rows
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .filter(|cells| !cells[high_at].is_empty())
+        .map(|cells| {
+            let number = |i: usize| cells[i].parse::<f64>().unwrap();
+            (cells[symbol_at], (number(close_at), number(high_at)))
+        })
+        .collect();
+    let mut titles_checked = 0;
+    for title in html.split("class=\"title\">").skip(1) {
+        let title = &title[..title.find("</text>").unwrap()];
+        let parts: Vec<&str> = title.split(" · ").collect();
+        let Some(high) = parts.iter().find_map(|p| p.strip_prefix("52w high ")) else {
+            continue;
+        };
+        let (close, high_52w) = metrics[parts[0]];
+        assert_eq!(parts[1], format!("close {close:.2}"), "{title}");
+        assert_eq!(
+            high,
+            format!("{high_52w:.2}"),
+            "{title}: results.csv high_52w"
+        );
+        titles_checked += 1;
+    }
+    assert!(titles_checked > 0, "no chart title with a 52w high");
 
     let Some(binary) = chromium() else {
         println!(

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use screener_core::Deps;
+use screener_core::catalogue;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
 
 /// A short report of the published run `latest` points at, or an explanation of why not.
@@ -104,10 +105,9 @@ fn top_table(csv_bytes: &[u8], rows: usize) -> String {
     for record in reader.records().flatten().take(rows) {
         for (i, name) in &columns {
             let cell = record.get(*i).unwrap_or("");
-            let shown = match (*name, cell.parse::<f64>()) {
-                ("drawdown_180d", Ok(v)) => format!("{:.1}%", v * 100.0),
-                ("close", Ok(v)) => format!("{v:.2}"),
-                ("avg_volume_20", Ok(v)) => format!("{v:.0}"),
+            // Metrics read as the report and the bot show them (screener_core::catalogue).
+            let shown = match (catalogue::metric(name), cell.parse::<f64>()) {
+                (Some(metric), Ok(v)) => metric.format.show(Some(v)),
                 _ => cell.to_string(),
             };
             let _ = write!(out, "{shown:>22}");

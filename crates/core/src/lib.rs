@@ -13,6 +13,7 @@
 
 pub mod bar;
 pub mod calendar;
+pub mod catalogue;
 pub mod config;
 pub mod csv_source;
 pub mod deps;

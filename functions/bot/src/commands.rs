@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use screener_core::Symbol;
 use screener_core::calendar::{last_trading_day_on_or_before, trading_days_between};
+use screener_core::catalogue;
 use screener_core::workflow::keys;
 
 use crate::BotDeps;
@@ -182,43 +183,13 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{:+.1}%", v * 100.0))
 }
 
+/// Whole amounts with thousands separators (money, share counts).
+fn thousands(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), catalogue::thousands)
+}
+
 fn num(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.decimals$}"))
-}
-
-fn thousands(v: Option<f64>) -> String {
-    let Some(v) = v else { return "—".into() };
-    let digits = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0.0 { format!("-{out}") } else { out }
-}
-
-/// How one metric reads in `/symbol`.
-fn metric_value(name: &str, v: Option<f64>) -> String {
-    let percent = name.starts_with("ret_")
-        || name.starts_with("pct_")
-        || name.contains("drawdown")
-        || name == "gap_pct"
-        || name.starts_with("volatility");
-    if percent {
-        pct(v)
-    } else if name.contains("volume") && name != "rel_volume" {
-        thousands(v)
-    } else if name == "rel_volume" {
-        v.map_or_else(|| "—".into(), |v| format!("{v:.2}x"))
-    } else if name.starts_with("days_") {
-        num(v, 0)
-    } else if name.starts_with("rsi") {
-        num(v, 1)
-    } else {
-        num(v, 2)
-    }
 }
 
 /// The candidate table shared by `/screen` and `/drawdown`.
@@ -236,10 +207,10 @@ fn table(index: &ResultsIndex, rows: &[usize], numbered_from: usize) -> String {
             "\n{:>3} {:<7} {:>8} {:>7} {:>5} {:>7}",
             numbered_from + i,
             escape(&t.symbols[row]),
-            num(t.get(row, "close"), 2),
-            pct(t.get(row, "drawdown_180d")),
-            num(t.get(row, "rsi_14"), 0),
-            pct(t.get(row, "ret_21d")),
+            catalogue::show("close", t.get(row, "close")),
+            catalogue::show("drawdown_180d", t.get(row, "drawdown_180d")),
+            catalogue::show("rsi_14", t.get(row, "rsi_14")),
+            catalogue::show("ret_21d", t.get(row, "ret_21d")),
         );
     }
     out.push_str("\n</pre>");
@@ -417,7 +388,7 @@ fn symbol(index: &ResultsIndex, args: &[&str], deps: &BotDeps) -> String {
             out,
             "\n{:<width$} {:>14}",
             escape(name),
-            metric_value(name, (!v.is_nan()).then_some(v))
+            catalogue::show(name, (!v.is_nan()).then_some(v))
         );
     }
     for (name, value) in t.texts_of(row) {
@@ -511,7 +482,7 @@ fn status(index: &ResultsIndex, deps: &BotDeps) -> String {
             out,
             "Worst drawdown: {} {}",
             escape(&w.symbol),
-            pct(Some(w.drawdown_180d))
+            catalogue::show("drawdown_180d", Some(w.drawdown_180d))
         );
     }
     out
@@ -844,8 +815,8 @@ mod tests {
         assert_eq!(thousands(Some(-1000.0)), "-1,000");
         assert_eq!(money(1234567.891), "$1,234,567.89");
         assert_eq!(money(-5.5), "-$5.50");
-        assert_eq!(metric_value("drawdown_180d", Some(-0.768)), "-76.8%");
-        assert_eq!(metric_value("rel_volume", Some(0.334)), "0.33x");
-        assert_eq!(metric_value("close", None), "—");
+        assert_eq!(catalogue::show("drawdown_180d", Some(-0.768)), "-76.8%");
+        assert_eq!(catalogue::show("rel_volume", Some(0.334)), "0.33x");
+        assert_eq!(catalogue::show("close", None), "—");
     }
 }

@@ -4,43 +4,21 @@
 //! not market data; nothing in production reads this module.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use screener_core::catalogue;
 use screener_core::ports::{Store, StoreError};
 use screener_core::workflow::{LatestPointer, keys};
 use serde_json::json;
 
-/// The metric columns of `results.csv`, as the screen step writes them.
-pub const METRICS: [&str; 30] = [
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "sma_20",
-    "sma_50",
-    "sma_200",
-    "ema_12",
-    "ema_26",
-    "rsi_14",
-    "atr_14",
-    "high_52w",
-    "low_52w",
-    "pct_from_high_52w",
-    "pct_from_low_52w",
-    "drawdown_180d",
-    "days_since_peak_180d",
-    "max_drawdown_252",
-    "ret_1d",
-    "ret_5d",
-    "ret_21d",
-    "ret_63d",
-    "ret_126d",
-    "ret_252d",
-    "avg_volume_20",
-    "rel_volume",
-    "dollar_volume_20",
-    "volatility_20",
-    "gap_pct",
-];
+/// The metric columns of `results.csv`, as the screen step writes them: the catalogue's.
+pub const METRICS: [&str; catalogue::METRICS.len()] = {
+    let mut names = [""; catalogue::METRICS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = catalogue::METRICS[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// The screens of the fixture, with the share of symbols passing each.
 pub const SCREENS: [(&str, &str); 4] = [

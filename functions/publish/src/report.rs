@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
+use screener_core::catalogue;
 use screener_core::parquet::read_bars_parquet;
 use screener_core::workflow::{BatchResult, BatchStatus, Manifest, ScreenCount, keys};
 use screener_core::{Deps, ports::StoreError};
@@ -64,7 +65,7 @@ async fn build(
 
 /// Candidates charted per screen (the table shows the whole top list).
 pub const CHARTED_PER_SCREEN: usize = 10;
-/// Sessions in the trailing high (52 weeks).
+/// Sessions in the trailing high (52 weeks): `high_52w` in crates/analytics/METRICS.md.
 const HIGH_WINDOW: usize = 252;
 
 /// One session of history for a chart.
@@ -72,7 +73,6 @@ const HIGH_WINDOW: usize = 252;
 pub struct Point {
     /// Days since 1970-01-01, for the x axis.
     pub day: i32,
-    pub high: f64,
     pub close: f64,
 }
 
@@ -149,7 +149,6 @@ pub async fn read_history(
             let points = history.entry(symbol.to_string()).or_default();
             points.extend(bars.iter().map(|bar| Point {
                 day: (bar.date - chrono::NaiveDate::default()).num_days() as i32,
-                high: bar.high,
                 close: bar.close,
             }));
         }
@@ -175,59 +174,70 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Columns of the screen tables, with how each is shown.
-const TABLE_COLUMNS: [(&str, &str, Format); 11] = [
-    ("rank", "#", Format::Int),
-    ("symbol", "Symbol", Format::Text),
-    ("close", "Close", Format::Price),
-    ("drawdown_180d", "Drawdown 180d", Format::Pct),
-    ("days_since_peak_180d", "Days since peak", Format::Int),
-    ("high_52w", "52w high", Format::Price),
-    ("pct_from_high_52w", "From 52w high", Format::Pct),
-    ("rsi_14", "RSI 14", Format::Dec1),
-    ("ret_21d", "Return 21d", Format::Pct),
-    ("ret_252d", "Return 252d", Format::Pct),
-    ("avg_volume_20", "Avg volume 20d", Format::Int),
+/// Metric columns of the screen tables, after the rank and the symbol; each is labelled and
+/// formatted by the metric catalogue (`screener_core::catalogue`), as the bot and the terminal
+/// summary show it.
+const TABLE_METRICS: [&str; 9] = [
+    "close",
+    "drawdown_180d",
+    "days_since_peak_180d",
+    "high_52w",
+    "pct_from_high_52w",
+    "rsi_14",
+    "ret_21d",
+    "ret_252d",
+    "avg_volume_20",
 ];
 
+/// How a table cell is shown.
 #[derive(Debug, Clone, Copy)]
 enum Format {
+    /// The symbol.
     Text,
+    /// The rank.
     Int,
-    Price,
-    Dec1,
-    Pct,
+    Metric(catalogue::Format),
+}
+
+/// The screen table's columns: (column name, header, format).
+fn table_columns() -> Vec<(&'static str, &'static str, Format)> {
+    let mut columns = vec![
+        ("rank", "#", Format::Int),
+        ("symbol", "Symbol", Format::Text),
+    ];
+    columns.extend(TABLE_METRICS.iter().map(|name| {
+        let metric = catalogue::metric(name).expect("table metrics are in the catalogue");
+        (metric.name, metric.label, Format::Metric(metric.format))
+    }));
+    columns
 }
 
 fn show(format: Format, cell: &str) -> String {
     let Ok(v) = cell.parse::<f64>() else {
         return escape(cell);
     };
-    if !v.is_finite() {
-        return String::new();
-    }
     match format {
         Format::Text => escape(cell),
         Format::Int => format!("{v:.0}"),
-        Format::Price => format!("{v:.2}"),
-        Format::Dec1 => format!("{v:.1}"),
-        Format::Pct => format!("{:+.1}%", v * 100.0),
+        Format::Metric(f) => f.show(Some(v)),
     }
 }
 
-/// The trailing 52-week high at each point (over the history available).
+/// The trailing 52-week high at each point: the highest *close* of the last 252 sessions, as the
+/// `high_52w` metric in the table beside the chart defines it (over the history available
+/// before the 252nd session, where the metric itself is still null).
 fn trailing_high(points: &[Point]) -> Vec<f64> {
     let mut out = Vec::with_capacity(points.len());
     let mut window: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
     for (i, p) in points.iter().enumerate() {
-        while window.back().is_some_and(|&j| points[j].high <= p.high) {
+        while window.back().is_some_and(|&j| points[j].close <= p.close) {
             window.pop_back();
         }
         window.push_back(i);
         while window.front().is_some_and(|&j| j + HIGH_WINDOW <= i) {
             window.pop_front();
         }
-        out.push(points[*window.front().expect("window holds i")].high);
+        out.push(points[*window.front().expect("window holds i")].close);
     }
     out
 }
@@ -297,9 +307,16 @@ pub fn chart(symbol: &str, points: &[Point]) -> String {
     );
     let last_point = points[points.len() - 1];
     let last_dd = drawdowns[drawdowns.len() - 1];
+    // Only a full 52 weeks of history is the `high_52w` the table shows; with less, the title
+    // says how many sessions the high is over instead of showing a second "52w high".
+    let high_label = if points.len() >= HIGH_WINDOW {
+        "52w high".to_string()
+    } else {
+        format!("{}-session high", points.len())
+    };
     let _ = write!(
         svg,
-        "<text x=\"{LEFT}\" y=\"14\" class=\"title\">{id} · close {:.2} · 52w high {:.2} · {:+.1}% from it</text>",
+        "<text x=\"{LEFT}\" y=\"14\" class=\"title\">{id} · close {:.2} · {high_label} {:.2} · {:+.1}% from it</text>",
         last_point.close,
         highs[highs.len() - 1],
         last_dd * 100.0
@@ -402,16 +419,16 @@ const SCRIPT: &str = r#"
 
 fn sign_class(format: Format, cell: &str) -> &'static str {
     match (format, cell.parse::<f64>()) {
-        (Format::Pct, Ok(v)) if v < 0.0 => " class=\"neg\"",
-        (Format::Pct, Ok(v)) if v > 0.0 => " class=\"pos\"",
+        (Format::Metric(catalogue::Format::Percent), Ok(v)) if v < 0.0 => " class=\"neg\"",
+        (Format::Metric(catalogue::Format::Percent), Ok(v)) if v > 0.0 => " class=\"pos\"",
         _ => "",
     }
 }
 
 fn screen_table(top: &TopList) -> String {
-    let columns: Vec<(usize, &str, Format)> = TABLE_COLUMNS
-        .iter()
-        .filter_map(|(name, label, f)| top.column(name).map(|i| (i, *label, *f)))
+    let columns: Vec<(usize, &str, Format)> = table_columns()
+        .into_iter()
+        .filter_map(|(name, label, f)| top.column(name).map(|i| (i, label, f)))
         .collect();
     let mut out = format!(
         "<table class=\"sortable\" id=\"table-{}\"><thead><tr>",
@@ -610,7 +627,7 @@ pub fn render(
     }
     let _ = write!(
         out,
-        "<h3>Data</h3><p>{}; adjustment: {}{}. {} charts drawn from the run's validated bars; the 52-week high is the highest high of the trailing 252 sessions in the fetched history.</p></section>",
+        "<h3>Data</h3><p>{}; adjustment: {}{}. {} charts drawn from the run's validated bars; the 52-week high is the highest close of the trailing 252 sessions, as in the tables (<code>high_52w</code>).</p></section>",
         escape(&m.source.description),
         escape(&m.source.adjustment),
         m.source
@@ -661,7 +678,6 @@ mod tests {
         let points: Vec<Point> = (0..300)
             .map(|i| Point {
                 day: 20000 + i,
-                high: 100.0 - f64::from(i) * 0.1 + 1.0,
                 close: 100.0 - f64::from(i) * 0.1,
             })
             .collect();
@@ -698,19 +714,33 @@ mod tests {
     }
 
     #[test]
-    fn the_trailing_high_forgets_highs_older_than_52_weeks() {
-        let mut points: Vec<Point> = (0..300)
-            .map(|i| Point {
-                day: i,
-                high: 10.0,
-                close: 9.0,
-            })
-            .collect();
-        points[0].high = 50.0;
+    fn the_trailing_high_forgets_closes_older_than_52_weeks() {
+        let mut points: Vec<Point> = (0..300).map(|i| Point { day: i, close: 9.0 }).collect();
+        points[0].close = 50.0;
         let highs = trailing_high(&points);
         assert_eq!(highs[0], 50.0);
         assert_eq!(highs[HIGH_WINDOW - 1], 50.0);
-        assert_eq!(highs[HIGH_WINDOW], 10.0);
+        assert_eq!(highs[HIGH_WINDOW], 9.0);
+    }
+
+    #[test]
+    fn the_chart_title_shows_the_high_52w_metric_of_the_table() {
+        // Closes fall from 100 by 0.1 a session: high_52w (METRICS.md: the max of the last 252
+        // closes) on the last of 300 sessions is the close 251 sessions before it.
+        let points = &history()["AAA"];
+        let expected = points[points.len() - 252..]
+            .iter()
+            .map(|p| p.close)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let svg = chart("AAA", points);
+        assert!(
+            svg.contains(&format!("52w high {expected:.2} ")),
+            "{}",
+            &svg[..400]
+        );
+        // Fewer than 252 sessions: no "52w high" the table would not show.
+        let svg = chart("AAA", &points[..100]);
+        assert!(!svg.contains("52w high ") && svg.contains("100-session high"));
     }
 
     #[test]

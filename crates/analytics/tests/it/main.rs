@@ -1,5 +1,6 @@
 //! Integration tests of screener-analytics: one binary, one module per area.
 
+mod catalogue;
 mod common;
 mod core_parquet;
 mod io;
