@@ -24,11 +24,11 @@ pub use error::{AnalyticsError, ScreenConfigError};
 pub use indicators::compute_indicators;
 // For the backtest, which runs the kernels at chosen bars of each symbol's history.
 pub use indicators::{Columns, Prepared, prepare_bars};
-pub use kernels::{N_METRICS, SymbolBars, compute_at};
 pub use io::{
     BAR_COLUMNS, read_bars, read_bars_csv, read_bars_parquet, write_csv, write_frame, write_parquet,
 };
 pub use kernels::INDICATOR_NAMES;
+pub use kernels::{N_METRICS, SymbolBars, compute_at};
 pub use screen::{
     PartsScreener, ScreenOutcome, ScreenSummary, screen_latest, screen_latest_file,
     screen_latest_parquet,
