@@ -2,6 +2,7 @@
 
 mod alpaca;
 mod analytics_cli;
+mod architecture;
 mod aws;
 mod bot;
 mod docs_commands;

@@ -1,7 +1,8 @@
 //! A published run made up for tests and the latency benchmark: `results.csv` with the real
 //! column layout (every metric, `pass_*`/`rank_*` per screen), its manifest and
 //! `results/latest.json`, for any number of symbols. Values are deterministic pseudo-random,
-//! not market data; nothing in production reads this module.
+//! not market data. Behind the `fixtures` feature: the bot's tests and benchmark turn it on,
+//! no production build has it.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use screener_core::catalogue;

@@ -25,6 +25,7 @@ pub mod apigw;
 pub mod brokerage;
 pub mod commands;
 pub mod config;
+#[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod rerun;
 pub mod results;
