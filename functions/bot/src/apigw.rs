@@ -50,25 +50,12 @@ pub fn response_to_event(response: &WebhookResponse) -> Value {
     })
 }
 
+/// API Gateway's base64 (standard alphabet, padded); anything else is not a body we accept.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        if c == b'=' {
-            break;
-        }
-        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
-        buffer = (buffer << 6) | value;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
 }
 
 #[cfg(test)]
@@ -103,5 +90,18 @@ mod tests {
             b"{\"update_id\":1}"
         );
         assert!(!is_http_api_event(&json!({"update_id": 1})));
+    }
+
+    #[test]
+    fn a_body_that_is_not_base64_is_refused() {
+        for body in ["eyJ1cGRhdGVfaWQiOjF9=", "eyJ1cGRhd*VfaWQiOjF9", "e"] {
+            let event = json!({
+                "headers": {},
+                "requestContext": {},
+                "body": body,
+                "isBase64Encoded": true
+            });
+            assert!(request_from_event(&event).is_err(), "{body}");
+        }
     }
 }
