@@ -413,33 +413,6 @@ fn json_reply(status: u16, value: serde_json::Value, headers: &[(String, String)
     reply(status, serde_json::to_vec(&value).unwrap(), headers)
 }
 
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => out.push(b),
-                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
-                }
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn parse_day(text: &str) -> Option<NaiveDate> {
     if let Ok(date) = text.parse::<NaiveDate>() {
         return Some(date);
@@ -473,14 +446,10 @@ fn parse_token(token: &str) -> Option<(String, NaiveDate)> {
 async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Reply {
     let path = request.uri().path().to_string();
     let uri_len = request.uri().to_string().len();
-    let query: HashMap<String, String> = request
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_string(), decode(v)))
-        .collect();
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let authorized = request
         .headers()
         .get("apca-api-key-id")
