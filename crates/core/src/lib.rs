@@ -3,6 +3,7 @@
 //! * [`symbol`], [`bar`]: the values that cross the system's edges, parsed so that bad input is
 //!   rejected where it enters, with an error that names it.
 //! * [`calendar`]: NYSE trading days (weekdays minus exchange holidays).
+//! * [`html`]: escaping and the stylesheet shared by the HTML reports.
 //! * [`parquet`]: bars as Parquet, the form validate hands a batch to Screen in.
 //! * [`ports`]: the small traits the step handlers depend on (store, market data, secrets,
 //!   metrics) and [`local`], their local adapters (a directory, environment variables, log lines).
@@ -17,6 +18,7 @@ pub mod catalogue;
 pub mod config;
 pub mod csv_source;
 pub mod deps;
+pub mod html;
 pub mod local;
 pub mod parquet;
 pub mod ports;
