@@ -56,7 +56,10 @@ fn every_crate_depends_only_on_what_architecture_md_allows() {
         .collect();
     let mut by_name = BTreeMap::new();
     for path in &members {
-        let name = manifest(path)["package"]["name"].as_str().unwrap().to_string();
+        let name = manifest(path)["package"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
         by_name.insert(name, path.clone());
     }
     let mut problems = Vec::new();
@@ -66,7 +69,9 @@ fn every_crate_depends_only_on_what_architecture_md_allows() {
             continue;
         };
         if documented_path != path {
-            problems.push(format!("{name}: ARCHITECTURE.md says {documented_path}, it is at {path}"));
+            problems.push(format!(
+                "{name}: ARCHITECTURE.md says {documented_path}, it is at {path}"
+            ));
         }
         let toml = manifest(path);
         for section in ["dependencies", "build-dependencies"] {
@@ -85,7 +90,9 @@ fn every_crate_depends_only_on_what_architecture_md_allows() {
     }
     for name in rows.keys() {
         if !by_name.contains_key(name) {
-            problems.push(format!("ARCHITECTURE.md lists {name}, which is not a workspace member"));
+            problems.push(format!(
+                "ARCHITECTURE.md lists {name}, which is not a workspace member"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -106,7 +113,11 @@ fn the_allow_list_keeps_lambda_crates_apart_but_for_the_named_exception() {
         }
         let lambda_deps: Vec<&String> = may.iter().filter(|d| lambdas.contains(d)).collect();
         // publish -> bot is the one documented exception (Telegram alerts), to be removed.
-        let expected: Vec<&str> = if name == "publish" { vec!["bot"] } else { vec![] };
+        let expected: Vec<&str> = if name == "publish" {
+            vec!["bot"]
+        } else {
+            vec![]
+        };
         assert_eq!(
             lambda_deps.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
             expected,
