@@ -465,10 +465,20 @@ fn covers(start: Option<usize>, i: usize, len: usize) -> bool {
     matches!(start, Some(s) if i + 1 >= len && s + len <= i + 1)
 }
 
+/// Every metric: the `wanted` argument of the modes that compute them all.
+pub const ALL_METRICS: [bool; N_METRICS] = [true; N_METRICS];
+
 /// Metrics that are a plain function of a short window ending at bar `i`
-/// (returns, volume, volatility, gap), shared by both modes.
+/// (returns, volume, volatility, gap), shared by both modes. The costlier ones (average and
+/// dollar volume, volatility) are left null unless `wanted`.
 #[inline]
-fn write_window_metrics(b: &SymbolBars<'_>, i: usize, runs: &Runs, out: &mut [f64; N_METRICS]) {
+fn write_window_metrics(
+    b: &SymbolBars<'_>,
+    i: usize,
+    runs: &Runs,
+    wanted: &[bool; N_METRICS],
+    out: &mut [f64; N_METRICS],
+) {
     let c = b.close;
     for (slot, &k) in RET_HORIZONS.iter().enumerate() {
         out[RET_1D + slot] = if covers(runs.close, i, k + 1) {
@@ -478,7 +488,9 @@ fn write_window_metrics(b: &SymbolBars<'_>, i: usize, runs: &Runs, out: &mut [f6
         };
     }
     // Mean volume of the 20 bars before today.
-    let avg_volume = if i >= 1 && covers(runs.volume_before, i - 1, VOLUME_WINDOW) {
+    let volume_wanted = wanted[AVG_VOLUME_20] || wanted[REL_VOLUME];
+    let avg_volume = if volume_wanted && i >= 1 && covers(runs.volume_before, i - 1, VOLUME_WINDOW)
+    {
         let mut sum = 0.0;
         for &v in &b.volume[i - VOLUME_WINDOW..i] {
             sum += v;
@@ -493,7 +505,7 @@ fn write_window_metrics(b: &SymbolBars<'_>, i: usize, runs: &Runs, out: &mut [f6
     } else {
         f64::NAN
     };
-    out[DOLLAR_VOLUME_20] = if covers(runs.dollar, i, VOLUME_WINDOW) {
+    out[DOLLAR_VOLUME_20] = if wanted[DOLLAR_VOLUME_20] && covers(runs.dollar, i, VOLUME_WINDOW) {
         let mut sum = 0.0;
         let first = i + 1 - VOLUME_WINDOW;
         for (&price, &volume) in c[first..=i].iter().zip(&b.volume[first..=i]) {
@@ -503,7 +515,7 @@ fn write_window_metrics(b: &SymbolBars<'_>, i: usize, runs: &Runs, out: &mut [f6
     } else {
         f64::NAN
     };
-    out[VOLATILITY_20] = if covers(runs.close, i, VOLATILITY_WINDOW + 1) {
+    out[VOLATILITY_20] = if wanted[VOLATILITY_20] && covers(runs.close, i, VOLATILITY_WINDOW + 1) {
         let mut rets = [0.0f64; VOLATILITY_WINDOW];
         let first = i + 1 - VOLATILITY_WINDOW;
         let mut sum = 0.0;
@@ -588,7 +600,7 @@ pub fn compute_last(b: &SymbolBars<'_>) -> [f64; N_METRICS] {
         },
         dollar: dollar_run,
     };
-    write_window_metrics(b, i, &runs, &mut out);
+    write_window_metrics(b, i, &runs, &ALL_METRICS, &mut out);
 
     if let Some(start) = close_run {
         let c = b.close;
@@ -755,7 +767,7 @@ pub fn compute_series(b: &SymbolBars<'_>, out: &mut [&mut [f64]]) {
                 _ => None,
             },
         };
-        write_window_metrics(b, i, &runs, &mut row);
+        write_window_metrics(b, i, &runs, &ALL_METRICS, &mut row);
         prev_volume_run = vs;
 
         if close_ok {
@@ -791,14 +803,21 @@ pub fn compute_series(b: &SymbolBars<'_>, out: &mut [&mut [f64]]) {
     }
 }
 
-/// Every metric at the bars `at` (strictly increasing indices into `b`), `out[k]` for bar
-/// `at[k]` (NaN = null); bit-identical to [`compute_series`] at those bars.
+/// The metrics at the bars `at` (strictly increasing indices into `b`), `out[k]` for bar
+/// `at[k]` (NaN = null); bit-identical to [`compute_series`] at those bars for every
+/// `wanted` metric ([`ALL_METRICS`] for all; the costlier window metrics not wanted are left
+/// null).
 ///
 /// For callers that need a few bars of a long history (a backtest's rebalance dates): the
 /// recursive indicators and the sliding extremes still advance at every bar up to the last
 /// of `at`, but the window metrics (returns, volume, volatility, gap) and the outputs are
 /// computed at the requested bars only.
-pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]) {
+pub fn compute_at(
+    b: &SymbolBars<'_>,
+    at: &[usize],
+    wanted: &[bool; N_METRICS],
+    out: &mut [[f64; N_METRICS]],
+) {
     debug_assert_eq!(at.len(), out.len());
     debug_assert!(at.windows(2).all(|w| w[0] < w[1]));
     let Some(&last) = at.last() else {
@@ -813,9 +832,9 @@ pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]
     let mut prev_volume_run: Option<usize> = None;
     let mut next = 0;
     for i in 0..=last {
-        let wanted = at[next] == i;
+        let requested = at[next] == i;
         let mut row = [f64::NAN; N_METRICS];
-        if wanted {
+        if requested {
             write_recursive(&rec.step::<true>(b, i), &mut row);
         } else {
             rec.step::<false>(b, i);
@@ -824,7 +843,7 @@ pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]
         let close_ok = valid_price(c);
         let cs = close_run.update(close_ok, i);
         let vs = volume_run.update(valid_volume(b.volume[i]), i);
-        if wanted {
+        if requested {
             let runs = Runs {
                 close: cs,
                 volume: vs,
@@ -834,7 +853,7 @@ pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]
                     _ => None,
                 },
             };
-            write_window_metrics(b, i, &runs, &mut row);
+            write_window_metrics(b, i, &runs, wanted, &mut row);
         }
         prev_volume_run = vs;
         if close_ok {
@@ -853,7 +872,7 @@ pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]
             {
                 peaks.pop_front();
             }
-            if wanted {
+            if requested {
                 let (high, low, ratio) = match window.query() {
                     Some(a) if window.len() == WINDOW_52W => (a.max, a.min, a.ratio),
                     _ => (f64::NAN, f64::NAN, f64::NAN),
@@ -865,7 +884,7 @@ pub fn compute_at(b: &SymbolBars<'_>, at: &[usize], out: &mut [[f64; N_METRICS]]
             window.clear();
             peaks.clear();
         }
-        if wanted {
+        if requested {
             out[next] = row;
             next += 1;
         }
@@ -984,7 +1003,7 @@ mod tests {
             .filter(|i| i % 7 == 3 || *i == 301)
             .collect();
         let mut rows = vec![[0.0; N_METRICS]; at.len()];
-        compute_at(&o.bars(), &at, &mut rows);
+        compute_at(&o.bars(), &at, &ALL_METRICS, &mut rows);
         for (row, &i) in rows.iter().zip(&at) {
             for m in 0..N_METRICS {
                 assert!(
@@ -995,6 +1014,17 @@ mod tests {
                     series[m][i]
                 );
             }
+        }
+        // Only some metrics wanted: those are still bit-identical, the costly others null.
+        let mut wanted = [true; N_METRICS];
+        wanted[VOLATILITY_20] = false;
+        wanted[DOLLAR_VOLUME_20] = false;
+        compute_at(&o.bars(), &at, &wanted, &mut rows);
+        for (row, &i) in rows.iter().zip(&at) {
+            for m in (0..N_METRICS).filter(|&m| wanted[m]) {
+                assert!(same(row[m], series[m][i]), "{}", INDICATOR_NAMES[m]);
+            }
+            assert!(row[VOLATILITY_20].is_nan() && row[DOLLAR_VOLUME_20].is_nan());
         }
     }
 

@@ -28,7 +28,7 @@ pub use io::{
     BAR_COLUMNS, read_bars, read_bars_csv, read_bars_parquet, write_csv, write_frame, write_parquet,
 };
 pub use kernels::INDICATOR_NAMES;
-pub use kernels::{N_METRICS, SymbolBars, compute_at};
+pub use kernels::{ALL_METRICS, N_METRICS, SymbolBars, compute_at};
 pub use screen::{
     PartsScreener, ScreenOutcome, ScreenSummary, screen_latest, screen_latest_file,
     screen_latest_parquet,

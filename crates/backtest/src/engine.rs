@@ -10,8 +10,8 @@ use screener_analytics::{ScreenSet, SymbolBars};
 
 use crate::calendar::{Calendar, date, days};
 use crate::error::BacktestError;
-use crate::factor::{self, FactorStats, ForwardStats};
-use crate::panel::{self, SymbolData};
+use crate::factor::{self, FactorSpec, FactorStats, ForwardStats};
+use crate::panel::{self, Panel, SymbolData};
 use crate::plan::Plan;
 use crate::portfolio::{self, Simulation};
 use crate::result::{
@@ -31,24 +31,37 @@ pub struct Backtest {
     calendar: Calendar,
 }
 
+/// Called with each phase's name and wall time as it ends (progress on long runs).
+pub type Progress<'a> = &'a (dyn Fn(&str, Duration) + Sync);
+
 /// Phase timer.
-pub(crate) struct Phases {
+pub(crate) struct Phases<'a> {
     last: Instant,
     pub done: Vec<(&'static str, Duration)>,
+    progress: Option<Progress<'a>>,
 }
 
-impl Phases {
-    pub fn new() -> Self {
+impl<'a> Phases<'a> {
+    pub fn new(progress: Option<Progress<'a>>) -> Self {
         Phases {
             last: Instant::now(),
             done: Vec::new(),
+            progress,
         }
     }
 
     pub fn mark(&mut self, name: &'static str) {
         let now = Instant::now();
-        self.done.push((name, now - self.last));
+        self.record(name, now - self.last);
         self.last = now;
+    }
+
+    /// Records a phase timed elsewhere.
+    pub fn record(&mut self, name: &'static str, took: Duration) {
+        self.done.push((name, took));
+        if let Some(progress) = self.progress {
+            progress(name, took);
+        }
     }
 }
 
@@ -107,14 +120,14 @@ impl Backtest {
         mut symbols: Vec<SymbolData>,
         n_symbols: usize,
     ) -> Result<BacktestResult, BacktestError> {
-        self.finish_timed(&mut symbols, n_symbols, Phases::new())
+        self.finish_timed(&mut symbols, n_symbols, Phases::new(None))
     }
 
     pub(crate) fn finish_timed(
         &self,
-        symbols: &mut [SymbolData],
+        symbols: &mut Vec<SymbolData>,
         n_symbols: usize,
-        mut phases: Phases,
+        mut phases: Phases<'_>,
     ) -> Result<BacktestResult, BacktestError> {
         if !symbols.windows(2).all(|w| w[0].name < w[1].name) {
             symbols.sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -124,16 +137,18 @@ impl Backtest {
                 });
             }
         }
-        let symbols: &[SymbolData] = symbols;
         let cal = &self.calendar;
+        let panel = Panel::new(std::mem::take(symbols), cal, &self.plan);
+        let panel = &panel;
+        phases.mark("lay out by date");
         let n_rebal = cal.rebalances.len();
-        let eligible = select::eligible(symbols, n_rebal);
+        let eligible = select::eligible(panel, n_rebal);
         let selections: Vec<Selections> = self
             .plan
             .screens
             .iter()
             .enumerate()
-            .map(|(i, s)| select::screen(s, i, symbols, &eligible))
+            .map(|(i, s)| select::screen(s, i, panel, &eligible))
             .collect();
         phases.mark("signals");
 
@@ -145,7 +160,7 @@ impl Backtest {
         let sims: Vec<Simulation> = std::thread::scope(|scope| {
             let handles: Vec<_> = portfolios
                 .iter()
-                .map(|sel| scope.spawn(move || portfolio::simulate(cal, symbols, sel, f)))
+                .map(|sel| scope.spawn(move || portfolio::simulate(cal, panel, sel, f)))
                 .collect();
             handles
                 .into_iter()
@@ -155,21 +170,23 @@ impl Backtest {
         phases.mark("simulation");
 
         let horizons = &self.settings.horizons;
-        let eligible_forward = factor::forward_returns(cal, symbols, &eligible, horizons);
+        let eligible_forward = factor::forward_returns(cal, panel, &eligible, horizons);
+        let specs: Vec<FactorSpec> = self
+            .plan
+            .screens
+            .iter()
+            .map(|s| FactorSpec {
+                key: s.key,
+                descending: s.descending,
+            })
+            .collect();
+        let factor_stats = factor::factors(cal, panel, &eligible, &specs, horizons);
         let mut reports = Vec::with_capacity(portfolios.len());
         for (i, (sel, sim)) in portfolios.iter().zip(sims).enumerate() {
             let (name, forward, fac) = match self.plan.screens.get(i) {
                 Some(screen) => {
-                    let forward = factor::forward_returns(cal, symbols, sel, horizons);
-                    let stats = factor::factor(
-                        cal,
-                        symbols,
-                        &eligible,
-                        screen.key,
-                        screen.descending,
-                        horizons,
-                    );
-                    let factor = self.factor_report(i, &stats);
+                    let forward = factor::forward_returns(cal, panel, sel, horizons);
+                    let factor = self.factor_report(i, &factor_stats[i]);
                     (screen.name.clone(), forward, Some(factor))
                 }
                 None => ("benchmark".to_string(), eligible_forward.clone(), None),
@@ -216,9 +233,9 @@ impl Backtest {
                 rebalance_dates: cal.rebalances.iter().map(|&p| cal.panel_date(p)).collect(),
                 equity_dates: (0..cal.panel_len()).map(|p| cal.panel_date(p)).collect(),
                 n_symbols,
-                n_symbols_in_range: symbols.len(),
+                n_symbols_in_range: panel.n,
             },
-            symbols: symbols.iter().map(|s| s.name.clone()).collect(),
+            symbols: panel.names.clone(),
             screens: reports,
             benchmark,
             phases: phases.done,

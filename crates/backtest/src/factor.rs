@@ -8,7 +8,8 @@
 //! edge lands in the same quantile.
 
 use crate::calendar::Calendar;
-use crate::panel::SymbolData;
+use crate::input::parallel_map;
+use crate::panel::Panel;
 use crate::select::Selections;
 
 pub const QUANTILES: usize = 5;
@@ -38,23 +39,23 @@ pub struct ForwardStats {
 /// horizon, each horizon over the pairs whose `t + h <= last`.
 pub(crate) fn forward_returns(
     cal: &Calendar,
-    symbols: &[SymbolData],
+    panel: &Panel,
     selections: &Selections,
     horizons: &[usize],
 ) -> Vec<ForwardStats> {
-    let panel = cal.panel_len();
+    let panel_len = cal.panel_len();
     horizons
         .iter()
         .map(|&h| {
             let (mut sum, mut positive, mut n) = (0.0f64, 0usize, 0usize);
             for (k, selected) in selections.iter().enumerate() {
                 let p = cal.rebalances[k];
-                if p + h >= panel {
+                if p + h >= panel_len {
                     continue;
                 }
+                let (now, later) = (panel.close_row(p), panel.close_row(p + h));
                 for &s in selected {
-                    let c = &symbols[s as usize].close_ff;
-                    let r = c[p + h] / c[p] - 1.0;
+                    let r = later[s as usize] / now[s as usize] - 1.0;
                     sum += r;
                     positive += usize::from(r > 0.0);
                     n += 1;
@@ -128,31 +129,53 @@ fn np_quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Average ranks (1-based, ties share the mean of their positions), as scipy's `rankdata`.
-fn average_ranks(values: &[f64], order: &mut Vec<u32>, ranks: &mut Vec<f64>) {
-    let n = values.len();
-    order.clear();
-    order.extend(0..n as u32);
-    order.sort_unstable_by(|&a, &b| {
-        values[a as usize]
-            .partial_cmp(&values[b as usize])
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    ranks.clear();
-    ranks.resize(n, 0.0);
+/// A key that sorts like the float (for values that are not NaN): integer comparisons
+/// sort faster than float ones. -0.0 sorts just before 0.0; ties are found by `==`.
+#[inline]
+fn sortable(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// Indices `0..values.len()` in ascending order of value.
+fn sorted_order(values: &[f64], pairs: &mut Vec<(u64, u32)>) -> Vec<u32> {
+    pairs.clear();
+    pairs.extend(
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (sortable(v), i as u32)),
+    );
+    pairs.sort_unstable();
+    pairs.iter().map(|&(_, i)| i).collect()
+}
+
+/// Average ranks (1-based, ties share the mean of their positions), as scipy's `rankdata`,
+/// for the members of `order` (ascending by `values`) for which `slot` is not `NONE`,
+/// written to `ranks[slot]`.
+fn average_ranks_of(values: &[f64], order: &[u32], slot: &[u32], ranks: &mut [f64]) {
+    let kept: Vec<u32> = order
+        .iter()
+        .copied()
+        .filter(|&i| slot[i as usize] != NONE)
+        .collect();
+    let n = kept.len();
     let mut i = 0;
     while i < n {
+        let v = values[kept[i] as usize];
         let mut j = i;
-        while j + 1 < n && values[order[j + 1] as usize] == values[order[i] as usize] {
+        while j + 1 < n && values[kept[j + 1] as usize] == v {
             j += 1;
         }
         let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &o in &order[i..=j] {
-            ranks[o as usize] = rank;
+        for &o in &kept[i..=j] {
+            ranks[slot[o as usize] as usize] = rank;
         }
         i = j + 1;
     }
 }
+
+const NONE: u32 = u32::MAX;
 
 /// Pearson correlation of two rank vectors of the same length (NaN if either is constant).
 fn rank_correlation(x: &[f64], y: &[f64]) -> f64 {
@@ -172,12 +195,52 @@ fn rank_correlation(x: &[f64], y: &[f64]) -> f64 {
     sxy / (sxx.sqrt() * syy.sqrt())
 }
 
-/// One date: factor values `f` and forward returns `returns[h][row]`. `None` when two
-/// quantile edges coincide (pandas `qcut` refuses; alphalens drops the date).
-fn analyse_date(f: &[f64], returns: &[Vec<f64>]) -> Option<DateFactor> {
-    let n = f.len();
-    let mut sorted = f.to_vec();
-    sorted.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+/// One date's rows: every eligible symbol's forward returns, sorted once per horizon and
+/// shared by every factor analysed on that date.
+struct DateRows {
+    /// `returns[h][i]` for row `i`.
+    returns: Vec<Vec<f64>>,
+    /// Rows in ascending order of `returns[h]`.
+    orders: Vec<Vec<u32>>,
+    /// Average ranks of `returns[h]` over every row (what a factor with no null uses).
+    ranks: Vec<Vec<f64>>,
+}
+
+impl DateRows {
+    fn new(returns: Vec<Vec<f64>>) -> Self {
+        let mut pairs = Vec::new();
+        let orders: Vec<Vec<u32>> = returns
+            .iter()
+            .map(|r| sorted_order(r, &mut pairs))
+            .collect();
+        let n = returns.first().map_or(0, Vec::len);
+        let identity: Vec<u32> = (0..n as u32).collect();
+        let ranks = returns
+            .iter()
+            .zip(&orders)
+            .map(|(r, order)| {
+                let mut ranks = vec![0.0; n];
+                average_ranks_of(r, order, &identity, &mut ranks);
+                ranks
+            })
+            .collect();
+        DateRows {
+            returns,
+            orders,
+            ranks,
+        }
+    }
+}
+
+/// One factor on one date: `f[j]` for the rows `members[j]` of `rows` (those where the
+/// factor is not null). `None` when two quantile edges coincide (pandas `qcut` refuses;
+/// alphalens drops the date).
+fn analyse_factor(rows: &DateRows, f: &[f64], members: &[u32]) -> Option<DateFactor> {
+    let m = f.len();
+    let n = rows.returns.first().map_or(0, Vec::len);
+    let mut pairs = Vec::with_capacity(m);
+    let order = sorted_order(f, &mut pairs);
+    let sorted: Vec<f64> = order.iter().map(|&j| f[j as usize]).collect();
     let edges = QCUT_PROBS.map(|q| np_quantile(&sorted, q));
     if edges.windows(2).any(|w| w[0] == w[1]) {
         return None;
@@ -191,23 +254,38 @@ fn analyse_date(f: &[f64], returns: &[Vec<f64>]) -> Option<DateFactor> {
     for &q in &quantile {
         counts[q] += 1;
     }
-    let mut order = Vec::with_capacity(n);
-    let mut f_ranks = Vec::with_capacity(n);
-    average_ranks(f, &mut order, &mut f_ranks);
-    let mut r_ranks = Vec::with_capacity(n);
+    let identity: Vec<u32> = (0..m as u32).collect();
+    let mut f_ranks = vec![0.0; m];
+    average_ranks_of(f, &order, &identity, &mut f_ranks);
+    // Row -> position among the members.
+    // Row -> position among the members (unless every row is one).
+    let every_row = m == n;
+    let mut slot = vec![NONE; if every_row { 0 } else { n }];
+    if !every_row {
+        for (j, &i) in members.iter().enumerate() {
+            slot[i as usize] = j as u32;
+        }
+    }
+    let mut r_ranks = vec![0.0; m];
     let mut out = DateFactor {
         counts,
-        ic: Vec::with_capacity(returns.len()),
-        raw: Vec::with_capacity(returns.len()),
-        demeaned: Vec::with_capacity(returns.len()),
+        ic: Vec::with_capacity(rows.returns.len()),
+        raw: Vec::with_capacity(rows.returns.len()),
+        demeaned: Vec::with_capacity(rows.returns.len()),
     };
-    for r in returns {
-        average_ranks(r, &mut order, &mut r_ranks);
-        out.ic.push(rank_correlation(&f_ranks, &r_ranks));
-        let date_mean = r.iter().sum::<f64>() / n as f64;
+    for ((all, order), full_ranks) in rows.returns.iter().zip(&rows.orders).zip(&rows.ranks) {
+        let r_ranks: &[f64] = if every_row {
+            full_ranks
+        } else {
+            average_ranks_of(all, order, &slot, &mut r_ranks);
+            &r_ranks
+        };
+        out.ic.push(rank_correlation(&f_ranks, r_ranks));
+        let r: Vec<f64> = members.iter().map(|&i| all[i as usize]).collect();
+        let date_mean = r.iter().sum::<f64>() / m as f64;
         let mut raw = [0.0f64; QUANTILES];
         let mut demeaned = [0.0f64; QUANTILES];
-        for (&q, &x) in quantile.iter().zip(r) {
+        for (&q, &x) in quantile.iter().zip(&r) {
             raw[q] += x;
             demeaned[q] += x - date_mean;
         }
@@ -226,85 +304,127 @@ fn analyse_date(f: &[f64], returns: &[Vec<f64>]) -> Option<DateFactor> {
     Some(out)
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// [`analyse_factor`] with every row a member (tests).
+#[cfg(test)]
+fn analyse_date(f: &[f64], returns: &[Vec<f64>]) -> Option<DateFactor> {
+    let rows = DateRows::new(returns.to_vec());
+    let members: Vec<u32> = (0..f.len() as u32).collect();
+    analyse_factor(&rows, f, &members)
 }
 
-/// The factor analysis of sort metric `key` (negated when ascending, so higher is better)
-/// over the eligible symbols of every rebalance date.
-pub(crate) fn factor(
+/// A factor to analyse: a sort metric, negated when the screen sorts ascending.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FactorSpec {
+    pub key: usize,
+    pub descending: bool,
+}
+
+/// The factor analysis of each spec over the eligible symbols of every rebalance date. The
+/// dates run in parallel; each date's forward returns are computed and sorted once for all
+/// the factors.
+pub(crate) fn factors(
     cal: &Calendar,
-    symbols: &[SymbolData],
+    panel: &Panel,
     eligible: &Selections,
-    key: usize,
-    descending: bool,
+    specs: &[FactorSpec],
     horizons: &[usize],
-) -> FactorStats {
+) -> Vec<FactorStats> {
     let n_rebal = cal.rebalances.len();
-    let panel = cal.panel_len();
+    let panel_len = cal.panel_len();
     let max_h = horizons.iter().copied().max().unwrap_or(0);
-    let sign = if descending { 1.0 } else { -1.0 };
-    let mut n_factor_rows = 0;
-    // Dates whose rows have every forward return (alphalens' dropna).
-    let mut offered: Vec<usize> = Vec::new();
+    // Dates whose rows have every forward return (alphalens' dropna), per spec.
+    let mut n_factor_rows = vec![0usize; specs.len()];
+    let mut offered: Vec<Vec<bool>> = vec![vec![false; n_rebal]; specs.len()];
     for (k, on_date) in eligible.iter().enumerate() {
-        let rows = on_date
-            .iter()
-            .filter(|&&s| !symbols[s as usize].key(key, n_rebal, k).is_nan())
-            .count();
-        n_factor_rows += rows;
-        if rows > 0 && cal.rebalances[k] + max_h < panel {
-            offered.push(k);
+        for (x, spec) in specs.iter().enumerate() {
+            let key = panel.key_row(spec.key, n_rebal, k);
+            let rows = on_date
+                .iter()
+                .filter(|&&s| !key[s as usize].is_nan())
+                .count();
+            n_factor_rows[x] += rows;
+            offered[x][k] = rows > 0 && cal.rebalances[k] + max_h < panel_len;
         }
     }
-    let analyse = |k: usize| -> Option<DateFactor> {
+    let dates: Vec<usize> = (0..n_rebal)
+        .filter(|&k| offered.iter().any(|o| o[k]))
+        .collect();
+    let per_date: Vec<Vec<Option<DateFactor>>> = parallel_map(dates.len(), |d| {
+        let k = dates[d];
         let p = cal.rebalances[k];
-        let mut f = Vec::new();
-        let mut returns: Vec<Vec<f64>> = vec![Vec::new(); horizons.len()];
-        for &s in &eligible[k] {
-            let d = &symbols[s as usize];
-            let x = d.key(key, n_rebal, k);
-            if x.is_nan() {
-                continue;
-            }
-            f.push(sign * x);
-            for (r, &h) in returns.iter_mut().zip(horizons) {
-                r.push(d.close_ff[p + h] / d.close_ff[p] - 1.0);
-            }
-        }
-        analyse_date(&f, &returns)
-    };
-    let per_date: Vec<Option<DateFactor>> = {
-        let chunk = offered.len().div_ceil(threads().max(1)).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = offered
-                .chunks(chunk)
-                .map(|part| scope.spawn(|| part.iter().map(|&k| analyse(k)).collect::<Vec<_>>()))
+        let on_date = &eligible[k];
+        let now = panel.close_row(p);
+        let returns: Vec<Vec<f64>> = horizons
+            .iter()
+            .map(|&h| {
+                let later = panel.close_row(p + h);
+                on_date
+                    .iter()
+                    .map(|&s| later[s as usize] / now[s as usize] - 1.0)
+                    .collect()
+            })
+            .collect();
+        let rows = DateRows::new(returns);
+        specs
+            .iter()
+            .enumerate()
+            .map(|(x, spec)| {
+                if !offered[x][k] {
+                    return None;
+                }
+                let sign = if spec.descending { 1.0 } else { -1.0 };
+                let key = panel.key_row(spec.key, n_rebal, k);
+                let mut f = Vec::with_capacity(on_date.len());
+                let mut members = Vec::with_capacity(on_date.len());
+                for (i, &s) in on_date.iter().enumerate() {
+                    let v = key[s as usize];
+                    if !v.is_nan() {
+                        f.push(sign * v);
+                        members.push(i as u32);
+                    }
+                }
+                analyse_factor(&rows, &f, &members)
+            })
+            .collect()
+    });
+    specs
+        .iter()
+        .enumerate()
+        .map(|(x, _)| {
+            let kept: Vec<(usize, &DateFactor)> = dates
+                .iter()
+                .zip(&per_date)
+                .filter_map(|(&k, per_spec)| per_spec[x].as_ref().map(|d| (k, d)))
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("factor threads do not panic"))
-                .collect()
+            aggregate(
+                n_factor_rows[x],
+                offered[x].iter().filter(|&&o| o).count(),
+                &kept,
+                horizons.len(),
+            )
         })
-    };
+        .collect()
+}
 
+/// alphalens' means over the kept dates.
+fn aggregate(
+    n_factor_rows: usize,
+    n_dates_offered: usize,
+    kept: &[(usize, &DateFactor)],
+    n_horizons: usize,
+) -> FactorStats {
     let mut stats = FactorStats {
         n_factor_rows,
         n_rows: 0,
-        n_dates_offered: offered.len(),
+        n_dates_offered,
         n_dates: 0,
         counts: [0; QUANTILES],
-        horizons: Vec::with_capacity(horizons.len()),
+        horizons: Vec::with_capacity(n_horizons),
         dates: Vec::new(),
     };
-    let kept: Vec<(usize, &DateFactor)> = offered
-        .iter()
-        .zip(&per_date)
-        .filter_map(|(&k, d)| d.as_ref().map(|d| (k, d)))
-        .collect();
     stats.n_dates = kept.len();
     stats.dates = kept.iter().map(|&(k, _)| k).collect();
-    for (_, d) in &kept {
+    for (_, d) in kept {
         for q in 0..QUANTILES {
             stats.counts[q] += d.counts[q];
         }
@@ -320,7 +440,7 @@ pub(crate) fn factor(
         }
         (if n == 0 { f64::NAN } else { sum / n as f64 }, n)
     };
-    for h in 0..horizons.len() {
+    for h in 0..n_horizons {
         let ic: Vec<f64> = kept.iter().map(|(_, d)| d.ic[h]).collect();
         let (mean_ic, ic_n_dates) = mean_of(&mut ic.iter().copied());
         let mut raw = [f64::NAN; QUANTILES];
@@ -391,8 +511,14 @@ mod tests {
 
     #[test]
     fn ties_get_average_ranks() {
-        let (mut order, mut ranks) = (Vec::new(), Vec::new());
-        average_ranks(&[3.0, 1.0, 3.0, 2.0], &mut order, &mut ranks);
-        assert_eq!(ranks, vec![3.5, 1.0, 3.5, 2.0]);
+        let v = [3.0, 1.0, 3.0, 2.0, -0.0, 0.0];
+        let order = sorted_order(&v, &mut Vec::new());
+        let mut ranks = vec![0.0; v.len()];
+        average_ranks_of(&v, &order, &[0, 1, 2, 3, 4, 5], &mut ranks);
+        assert_eq!(ranks, vec![5.5, 3.0, 5.5, 4.0, 1.5, 1.5]);
+        // Among a subset only.
+        let mut ranks = vec![0.0; 2];
+        average_ranks_of(&v, &order, &[0, NONE, NONE, 1, NONE, NONE], &mut ranks);
+        assert_eq!(ranks, vec![2.0, 1.0]);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use screener_analytics::polars::prelude::DataFrame;
 use screener_analytics::{Columns, ScreenSet, prepare_bars, read_bars};
 
-use crate::engine::{Backtest, Phases};
+use crate::engine::{Backtest, Phases, Progress};
 use crate::error::BacktestError;
 use crate::panel::SymbolData;
 use crate::result::BacktestResult;
@@ -56,7 +56,7 @@ pub fn backtest_frame(
     screens: &ScreenSet,
     settings: &Settings,
 ) -> Result<BacktestResult, BacktestError> {
-    backtest_frame_named(bars, screens, settings, "bars")
+    backtest_frame_named(bars, screens, settings, "bars", Phases::new(None))
 }
 
 pub(crate) fn backtest_frame_named(
@@ -64,9 +64,9 @@ pub(crate) fn backtest_frame_named(
     screens: &ScreenSet,
     settings: &Settings,
     name: &str,
+    mut phases: Phases<'_>,
 ) -> Result<BacktestResult, BacktestError> {
     Backtest::check(settings, screens)?;
-    let mut phases = Phases::new();
     let prepared = prepare_bars(bars, name)?;
     phases.mark("check and sort bars");
     let cols = Columns::new(&prepared.df)?;
@@ -97,17 +97,30 @@ pub(crate) fn backtest_frame_named(
 }
 
 /// Backtests `screens` over a bars file (`.csv`, `.csv.gz` or `.parquet`, read as
-/// `screener indicators` reads it). Settings and screens are checked before the file is read.
+/// `screener indicators` reads it; Parquet sorted by symbol is streamed by row group).
+/// Settings and screens are checked before the file is read.
 pub fn backtest_file(
     path: &Path,
     screens: &ScreenSet,
     settings: &Settings,
 ) -> Result<BacktestResult, BacktestError> {
+    backtest_file_with_progress(path, screens, settings, None)
+}
+
+/// [`backtest_file`], calling `progress` as each phase ends.
+pub fn backtest_file_with_progress(
+    path: &Path,
+    screens: &ScreenSet,
+    settings: &Settings,
+    progress: Option<Progress<'_>>,
+) -> Result<BacktestResult, BacktestError> {
     Backtest::check(settings, screens)?;
-    let started = std::time::Instant::now();
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+        return crate::parquet_input::backtest_parquet(path, screens, settings, progress);
+    }
+    let mut phases = Phases::new(progress);
     let bars = read_bars(path)?;
-    let read = started.elapsed();
-    let mut result = backtest_frame_named(bars, screens, settings, &path.display().to_string())?;
-    result.phases.insert(0, ("read bars", read));
-    Ok(result)
+    phases.mark("read bars");
+    backtest_frame_named(bars, screens, settings, &path.display().to_string(), phases)
 }

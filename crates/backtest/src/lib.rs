@@ -15,7 +15,7 @@
 //! - [`stats`]: statistics over an equity series;
 //! - `factor`: forward returns and the alphalens factor analysis;
 //! - [`Backtest`]: the pure engine over those layers; [`backtest_frame`] and
-//!   [`backtest_file`] feed it bars from polars.
+//!   [`backtest_file`] feed it bars from polars; [`write_outputs`] writes the files.
 //!
 //! A work item (one screen, one parameter variant, a stretch of history) is one
 //! [`Backtest`]: no I/O inside, so it can run on its own in a Lambda.
@@ -25,7 +25,9 @@ mod engine;
 mod error;
 mod factor;
 mod input;
+mod output;
 mod panel;
+mod parquet_input;
 mod plan;
 mod portfolio;
 mod result;
@@ -33,11 +35,13 @@ mod select;
 mod settings;
 pub mod stats;
 
-pub use engine::{Backtest, day_number};
+pub use engine::{Backtest, Progress, day_number};
 pub use error::BacktestError;
 pub use factor::QUANTILES;
-pub use input::{backtest_file, backtest_frame};
+pub use input::{backtest_file, backtest_file_with_progress, backtest_frame};
+pub use output::{summary_json, write_outputs};
 pub use panel::SymbolData;
+pub use parquet_input::backtest_parquet;
 pub use result::{
     Arguments, BacktestResult, CalendarFacts, Factor, Fill, ForwardReturn, ForwardReturns, Metrics,
     Portfolio, ScreenArguments,

@@ -132,7 +132,7 @@ pub(crate) fn extract(
     }
 
     let mut rows = vec![[f64::NAN; N_METRICS]; at.len()];
-    compute_at(&b, &at, &mut rows);
+    compute_at(&b, &at, &plan.wanted(), &mut rows);
     let mut pass = vec![0u64; (plan.screens.len() * n_rebal).div_ceil(64)];
     let mut keys = vec![f64::NAN; plan.keys.len() * n_rebal];
     for ((&i, &k), row) in at.iter().zip(&at_k).zip(&rows) {
@@ -155,4 +155,94 @@ pub(crate) fn extract(
         pass,
         keys,
     })
+}
+
+/// Every symbol's data laid out date-major for the cross-sectional layers: on a given
+/// session (or rebalance date, or fill) all symbols sit side by side, so the selection, the
+/// valuation and the factor analysis read contiguous rows instead of one cache line per
+/// symbol. Symbols are in byte order of their names; matrices are `[row * n + symbol]`.
+pub(crate) struct Panel {
+    pub names: Vec<String>,
+    pub n: usize,
+    /// `close_ff` by panel position.
+    pub close: Vec<f64>,
+    /// Fill-day opens by fill (NaN: no bar or no valid open).
+    pub open: Vec<f64>,
+    /// Eligible, by rebalance date.
+    pub eligible: Vec<bool>,
+    /// Passes screen `s` on rebalance date `k`: row `s * n_rebal + k`.
+    pub pass: Vec<bool>,
+    /// Sort metric `j` on rebalance date `k`: row `j * n_rebal + k`.
+    pub keys: Vec<f64>,
+}
+
+impl Panel {
+    /// Lays the symbols (sorted by name, distinct) out date-major, freeing each symbol's own
+    /// vectors as it goes so the two layouts are never both whole in memory.
+    pub fn new(symbols: Vec<SymbolData>, cal: &Calendar, plan: &Plan) -> Panel {
+        let n = symbols.len();
+        let n_rebal = cal.rebalances.len();
+        let panel_len = cal.panel_len();
+        // Zeroed allocations are mapped lazily: pages become resident as they are written.
+        let mut close = vec![0.0f64; panel_len * n];
+        let mut open = vec![0.0f64; cal.n_fills * n];
+        let mut eligible = vec![false; n_rebal * n];
+        let mut pass = vec![false; plan.screens.len() * n_rebal * n];
+        let mut keys = vec![0.0f64; plan.keys.len() * n_rebal * n];
+        let mut names = Vec::with_capacity(n);
+        for (s, d) in symbols.into_iter().enumerate() {
+            for (p, &c) in d.close_ff.iter().enumerate() {
+                close[p * n + s] = c;
+            }
+            for (k, &o) in d.open_fill.iter().enumerate() {
+                open[k * n + s] = o;
+            }
+            for k in 0..n_rebal {
+                eligible[k * n + s] = bit(&d.eligible, k);
+            }
+            for row in 0..plan.screens.len() * n_rebal {
+                pass[row * n + s] = bit(&d.pass, row);
+            }
+            for (row, &v) in d.keys.iter().enumerate() {
+                keys[row * n + s] = v;
+            }
+            names.push(d.name);
+        }
+        Panel {
+            names,
+            n,
+            close,
+            open,
+            eligible,
+            pass,
+            keys,
+        }
+    }
+
+    #[inline]
+    pub fn close_row(&self, p: usize) -> &[f64] {
+        &self.close[p * self.n..(p + 1) * self.n]
+    }
+
+    #[inline]
+    pub fn open_row(&self, k: usize) -> &[f64] {
+        &self.open[k * self.n..(k + 1) * self.n]
+    }
+
+    #[inline]
+    pub fn eligible_row(&self, k: usize) -> &[bool] {
+        &self.eligible[k * self.n..(k + 1) * self.n]
+    }
+
+    #[inline]
+    pub fn pass_row(&self, screen: usize, n_rebal: usize, k: usize) -> &[bool] {
+        let row = screen * n_rebal + k;
+        &self.pass[row * self.n..(row + 1) * self.n]
+    }
+
+    #[inline]
+    pub fn key_row(&self, key: usize, n_rebal: usize, k: usize) -> &[f64] {
+        let row = key * n_rebal + k;
+        &self.keys[row * self.n..(row + 1) * self.n]
+    }
 }

@@ -89,6 +89,26 @@ fn valid_metrics() -> String {
 }
 
 impl Plan {
+    /// The indicators some condition or sort uses (the others need not be computed).
+    pub fn wanted(&self) -> [bool; N_METRICS] {
+        let mut wanted = [false; N_METRICS];
+        let mut want = |m: MetricRef| {
+            if let MetricRef::Indicator(i) = m {
+                wanted[i] = true;
+            }
+        };
+        for s in &self.screens {
+            for c in &s.conditions {
+                want(c.lhs);
+                if let Rhs::Metric(m) = c.rhs {
+                    want(m);
+                }
+            }
+        }
+        self.keys.iter().copied().for_each(want);
+        wanted
+    }
+
     /// Resolves every metric name; an unknown one is refused naming the screen and where.
     pub fn compile(set: &ScreenSet) -> Result<Plan, BacktestError> {
         if set.screens.is_empty() {
@@ -148,6 +168,22 @@ mod tests {
         let plan = Plan::compile(&set).unwrap();
         assert_eq!(plan.screens.len(), set.screens.len());
         assert!(plan.keys.len() <= plan.screens.len());
+    }
+
+    #[test]
+    fn only_the_indicators_a_screen_uses_are_wanted() {
+        let set = ScreenSet::parse_toml(
+            "[[screen]]\nname = \"s\"\nconditions = [\"close > sma_200\", \"rsi_14 < 30\"]\nsort = { metric = \"ret_5d\" }\n",
+        )
+        .unwrap();
+        let wanted = Plan::compile(&set).unwrap().wanted();
+        let names: Vec<&str> = INDICATOR_NAMES
+            .iter()
+            .zip(wanted)
+            .filter(|(_, w)| *w)
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(names, ["sma_200", "rsi_14", "ret_5d"]);
     }
 
     #[test]

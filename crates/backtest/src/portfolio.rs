@@ -6,7 +6,7 @@
 //! over returns live in `stats`, which knows nothing of orders.
 
 use crate::calendar::Calendar;
-use crate::panel::SymbolData;
+use crate::panel::Panel;
 use crate::select::Selections;
 
 /// vectorbt's tolerances (`vectorbt.utils.math_`): relative and absolute.
@@ -53,6 +53,13 @@ fn sign(x: f64) -> i8 {
 #[inline]
 fn snap(x: f64) -> f64 {
     if is_close(x, 0.0) { 0.0 } else { x }
+}
+
+/// A key that sorts like the float (not NaN): integer comparisons sort faster.
+#[inline]
+fn sortable(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
 /// What the simulation of one portfolio produced.
@@ -173,17 +180,18 @@ fn execute(
 /// Simulates one portfolio: `selections[k]` are the targets of fill `k` (equal weights).
 pub(crate) fn simulate(
     cal: &Calendar,
-    symbols: &[SymbolData],
+    panel: &Panel,
     selections: &Selections,
     f: f64,
 ) -> Simulation {
-    let panel = cal.panel_len();
-    let mut equity = vec![f64::NAN; panel];
+    let panel_len = cal.panel_len();
+    let mut equity = vec![f64::NAN; panel_len];
+    let mut held_shares: Vec<(usize, f64)> = Vec::new();
     let mut cash = 1.0f64;
-    let mut shares = vec![0.0f64; symbols.len()];
+    let mut shares = vec![0.0f64; panel.n];
     // Cash flows of each open position, fees included (its PnL when it closes).
-    let mut flows = vec![0.0f64; symbols.len()];
-    let mut target = vec![0.0f64; symbols.len()];
+    let mut flows = vec![0.0f64; panel.n];
+    let mut target = vec![0.0f64; panel.n];
     // Symbols with shares, in symbol order.
     let mut held: Vec<u32> = Vec::new();
     let mut sim = Simulation {
@@ -196,15 +204,15 @@ pub(crate) fn simulate(
         n_closed_positions: 0,
         n_winning_positions: 0,
     };
-    let mut orders: Vec<(f64, u32)> = Vec::new();
+    let mut orders: Vec<(u64, u32)> = Vec::new();
     let mut participants: Vec<u32> = Vec::new();
-    let mut val_price = vec![f64::NAN; symbols.len()];
+    let mut val_price = vec![f64::NAN; panel.n];
 
     // Before the first fill nothing is held: E = 1 (S6).
     let first_fill = if cal.n_fills > 0 {
         cal.fill_position(0)
     } else {
-        panel
+        panel_len
     };
     equity[..first_fill].fill(cash);
 
@@ -218,17 +226,22 @@ pub(crate) fn simulate(
         for &s in selection {
             target[s as usize] = w;
         }
+        // Held symbols, then the selected ones not held (each once).
         participants.clear();
         participants.extend_from_slice(&held);
-        participants.extend_from_slice(selection);
-        participants.sort_unstable();
-        participants.dedup();
+        participants.extend(
+            selection
+                .iter()
+                .copied()
+                .filter(|&s| shares[s as usize] == 0.0),
+        );
         // Valuation price: the open, or the last close before the fill day (S5 step 1).
+        let opens = panel.open_row(k);
+        let before = panel.close_row(p - 1);
         for &s in &participants {
-            let d = &symbols[s as usize];
-            let open = d.open_fill[k];
+            let open = opens[s as usize];
             val_price[s as usize] = if open.is_nan() {
-                d.close_ff[p - 1]
+                before[s as usize]
             } else {
                 open
             };
@@ -244,13 +257,10 @@ pub(crate) fn simulate(
         for &s in &participants {
             let j = s as usize;
             let a = target[j] * value - shares[j] * val_price[j];
-            orders.push((a, s));
+            // +0.0 for -0.0, so the two tie as in vectorbt's comparison.
+            orders.push((sortable(a + 0.0), s));
         }
-        orders.sort_by(|a, b| {
-            a.0.partial_cmp(&b.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.cmp(&b.1))
-        });
+        orders.sort_unstable();
         let mut facts = FillFacts {
             selected: selection.len(),
             value,
@@ -261,7 +271,7 @@ pub(crate) fn simulate(
         };
         for &(_, s) in &orders {
             let j = s as usize;
-            let open = symbols[j].open_fill[k];
+            let open = opens[j];
             if open.is_nan() {
                 // No bar on the fill day: no order; shares kept, the target's cash stays cash.
                 facts.skipped += 1;
@@ -304,26 +314,27 @@ pub(crate) fn simulate(
                 .copied()
                 .filter(|&s| shares[s as usize] != 0.0),
         );
+        held.sort_unstable();
         sim.n_orders += facts.orders;
         sim.n_orders_skipped_no_open += facts.skipped;
         sim.fees_paid += facts.fees;
         sim.fills.push(facts);
 
-        // Value every close until the next fill, symbol by symbol (contiguous closes),
-        // adding in symbol order: E = C + sum q * close_ff.
+        // Value every close until the next fill: E = C + sum q * close_ff, in symbol order.
         let end = if k + 1 < cal.n_fills {
             cal.fill_position(k + 1)
         } else {
-            panel
+            panel_len
         };
-        let segment = &mut equity[p..end];
-        segment.fill(cash);
-        for &s in &held {
-            let q = shares[s as usize];
-            let closes = &symbols[s as usize].close_ff[p..end];
-            for (e, &c) in segment.iter_mut().zip(closes) {
-                *e += q * c;
+        held_shares.clear();
+        held_shares.extend(held.iter().map(|&s| (s as usize, shares[s as usize])));
+        for (i, e) in equity[p..end].iter_mut().enumerate() {
+            let closes = panel.close_row(p + i);
+            let mut value = cash;
+            for &(s, q) in &held_shares {
+                value += q * closes[s];
             }
+            *e = value;
         }
         sim.holdings_sum += held.len() * (end - p);
     }

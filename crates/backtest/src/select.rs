@@ -4,19 +4,18 @@
 
 use std::cmp::Ordering;
 
-use crate::panel::SymbolData;
+use crate::panel::Panel;
 use crate::plan::CompiledScreen;
 
 /// Symbol indices (into the symbol-sorted table) selected on each rebalance date, in rank order.
 pub type Selections = Vec<Vec<u32>>;
 
 /// Every eligible symbol on each rebalance date, in symbol order.
-pub(crate) fn eligible(symbols: &[SymbolData], n_rebal: usize) -> Selections {
+pub(crate) fn eligible(panel: &Panel, n_rebal: usize) -> Selections {
     (0..n_rebal)
         .map(|k| {
-            (0..symbols.len() as u32)
-                .filter(|&s| symbols[s as usize].is_eligible(k))
-                .collect()
+            let row = panel.eligible_row(k);
+            (0..panel.n as u32).filter(|&s| row[s as usize]).collect()
         })
         .collect()
 }
@@ -25,7 +24,7 @@ pub(crate) fn eligible(symbols: &[SymbolData], n_rebal: usize) -> Selections {
 pub(crate) fn screen(
     screen: &CompiledScreen,
     index: usize,
-    symbols: &[SymbolData],
+    panel: &Panel,
     eligible: &Selections,
 ) -> Selections {
     let n_rebal = eligible.len();
@@ -35,10 +34,11 @@ pub(crate) fn screen(
         .enumerate()
         .map(|(k, on_date)| {
             candidates.clear();
+            let pass = panel.pass_row(index, n_rebal, k);
+            let key = panel.key_row(screen.key, n_rebal, k);
             for &s in on_date {
-                let d = &symbols[s as usize];
-                if d.passes(index, n_rebal, k) {
-                    candidates.push((d.key(screen.key, n_rebal, k), s));
+                if pass[s as usize] {
+                    candidates.push((key[s as usize], s));
                 }
             }
             // Symbols are indexed in byte order of their names, so ties by index are ties
