@@ -181,6 +181,8 @@ impl Backtest {
             })
             .collect();
         let factor_stats = factor::factors(cal, panel, &eligible, &specs, horizons);
+        let events =
+            crate::event_study::Events::new(&panel.close, panel.n, &cal.rebalances, &eligible);
         let mut reports = Vec::with_capacity(portfolios.len());
         for (i, (sel, sim)) in portfolios.iter().zip(sims).enumerate() {
             let (name, forward, fac) = match self.plan.screens.get(i) {
@@ -216,6 +218,7 @@ impl Backtest {
                     .collect(),
                 equity: sim.equity,
                 selections: (*sel).clone(),
+                event_study: self.plan.screens.get(i).map(|_| events.of(sel)),
             });
         }
         phases.mark("factor analysis");

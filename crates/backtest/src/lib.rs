@@ -14,6 +14,8 @@
 //! - `portfolio`: the simulation (orders, fills, positions, equity);
 //! - [`stats`]: statistics over an equity series;
 //! - `factor`: forward returns and the alphalens factor analysis;
+//! - [`event_study`]: the average path of a symbol around its entry into a screen;
+//! - `report`: `report.html` ([`render_report`]), the page for people beside the files;
 //! - [`Backtest`]: the pure engine over those layers; [`backtest_frame`] and
 //!   [`backtest_file`] feed it bars from polars; [`write_outputs`] writes the files.
 //!
@@ -23,6 +25,7 @@
 pub mod calendar;
 mod engine;
 mod error;
+pub mod event_study;
 mod factor;
 mod input;
 mod output;
@@ -30,6 +33,7 @@ mod panel;
 mod parquet_input;
 mod plan;
 mod portfolio;
+mod report;
 mod result;
 mod select;
 mod settings;
@@ -42,6 +46,7 @@ pub use input::{backtest_file, backtest_file_with_progress, backtest_frame};
 pub use output::{summary_json, write_outputs};
 pub use panel::SymbolData;
 pub use parquet_input::backtest_parquet;
+pub use report::render_report;
 pub use result::{
     Arguments, BacktestResult, CalendarFacts, Factor, Fill, ForwardReturn, ForwardReturns, Metrics,
     Portfolio, ScreenArguments,

@@ -1,10 +1,11 @@
 //! The files a backtest run leaves: `summary.json` (per screen and for the benchmark: the
-//! S7 metrics, forward returns and factor analysis under the spec's names, with the calendar
+//! S7 metrics, forward returns and factor analysis under the spec's names, the event study
+//! ([`crate::event_study`]), with the calendar
 //! facts and the arguments), `equity.csv` (`date`, one column per screen, `benchmark`) and
 //! `selections.csv` (`date,screen,rank,symbol`; a rebalance date where a screen selected
 //! nothing has one row with empty `rank` and `symbol`). The benchmark's "selection" (every
 //! eligible symbol) is not written. Numbers in the shortest form that reads back exactly;
-//! non-finite numbers are null in JSON.
+//! non-finite numbers are null in JSON. Beside them `report.html` ([`crate::render_report`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -30,6 +31,7 @@ struct PortfolioSummary<'a> {
     metrics: &'a Metrics,
     forward_returns: &'a ForwardReturns,
     factor: Option<&'a Factor>,
+    event_study: Option<&'a crate::event_study::EventStudy>,
 }
 
 impl<'a> PortfolioSummary<'a> {
@@ -39,6 +41,7 @@ impl<'a> PortfolioSummary<'a> {
             metrics: &p.metrics,
             forward_returns: &p.forward_returns,
             factor: p.factor.as_ref(),
+            event_study: p.event_study.as_ref(),
         }
     }
 }
@@ -63,7 +66,7 @@ fn create(path: &Path) -> Result<BufWriter<File>, BacktestError> {
         })
 }
 
-/// Writes `summary.json`, `equity.csv` and `selections.csv` into `dir`
+/// Writes `summary.json`, `equity.csv`, `selections.csv` and `report.html` into `dir`
 /// (created if needed); returns their paths.
 pub fn write_outputs(result: &BacktestResult, dir: &Path) -> Result<Vec<PathBuf>, BacktestError> {
     let io = |path: &Path| {
@@ -118,5 +121,7 @@ pub fn write_outputs(result: &BacktestResult, dir: &Path) -> Result<Vec<PathBuf>
         }
     }
     w.flush().map_err(io(&selections))?;
-    Ok(vec![summary, equity, selections])
+    let report = dir.join(crate::report::FILE);
+    std::fs::write(&report, crate::report::render_report(result)).map_err(io(&report))?;
+    Ok(vec![summary, equity, selections, report])
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::event_study::EventStudy;
 use crate::factor::QUANTILES;
 
 /// `Some(x)` when `x` is finite.
@@ -158,6 +159,8 @@ pub struct Portfolio {
     /// Per rebalance date, indices into `BacktestResult::symbols` in rank order (the
     /// benchmark: every eligible symbol, in symbol order).
     pub selections: Vec<Vec<u32>>,
+    /// The event study of the screen's entries (`None` for the benchmark).
+    pub event_study: Option<EventStudy>,
 }
 
 /// Everything a backtest computes.
