@@ -3,6 +3,7 @@
 //! parses flags and calls these; the integration tests in `tests/` call them directly.
 
 pub mod analytics_cmd;
+pub mod backtest_cmd;
 pub mod bot_cmd;
 pub mod remote_cmd;
 pub mod runner;

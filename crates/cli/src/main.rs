@@ -55,6 +55,8 @@ enum Command {
     Indicators(IndicatorsArgs),
     /// Screen every symbol of a bars file on its latest bar: metrics, pass/rank per screen.
     Screen(ScreenArgs),
+    /// Backtest screens over a bars file (shared/specs/backtest.md): portfolios, benchmark, factor analysis.
+    Backtest(screener_cli::backtest_cmd::BacktestArgs),
 }
 
 #[derive(Args)]
@@ -168,6 +170,7 @@ async fn main() -> ExitCode {
         Command::Remote(command) => screener_cli::remote_cmd::run(command).await,
         Command::Indicators(args) => screener_cli::analytics_cmd::run_indicators(args),
         Command::Screen(args) => screener_cli::analytics_cmd::run_screen(args),
+        Command::Backtest(args) => screener_cli::backtest_cmd::run_backtest(args),
     };
     match result {
         Ok(code) => code,
