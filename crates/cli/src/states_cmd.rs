@@ -222,6 +222,7 @@ mod tests {
             error: error.map(str::to_owned),
             cause: cause.map(str::to_owned),
             history: Vec::new(),
+            map_runs: Vec::new(),
         }
     }
 

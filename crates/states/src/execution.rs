@@ -13,6 +13,8 @@ use crate::definition::{Program, QueryLanguage, State, StateMachine};
 use crate::error::{Fault, names};
 use crate::history::{HistoryEvent, Observer, Recorder};
 use crate::invoker::TaskInvoker;
+use crate::map_run::MapRun;
+use crate::store::ObjectStore;
 
 /// Step Functions' payload limit: a state output above this fails with `States.DataLimitExceeded`.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -31,6 +33,9 @@ pub struct ExecutionOptions {
     pub role_arn: String,
     /// Seed for Retry jitter; `None` draws one.
     pub jitter_seed: Option<u64>,
+    /// Where a Distributed Map's ItemReader reads and its ResultWriter
+    /// writes (S3 in AWS); without one, either fails the Map Run.
+    pub object_store: Option<Arc<dyn ObjectStore>>,
 }
 
 impl Default for ExecutionOptions {
@@ -44,6 +49,7 @@ impl Default for ExecutionOptions {
             account_id: "123456789012".into(),
             role_arn: "arn:aws:iam::123456789012:role/local-state-machine-role".into(),
             jitter_seed: None,
+            object_store: None,
         }
     }
 }
@@ -55,6 +61,7 @@ impl std::fmt::Debug for ExecutionOptions {
             .field("state_machine_name", &self.state_machine_name)
             .field("region", &self.region)
             .field("observer", &self.observer.is_some())
+            .field("object_store", &self.object_store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +82,9 @@ pub struct Execution {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub history: Vec<HistoryEvent>,
+    /// The Map Runs of its Distributed Map states, each with its child
+    /// executions and their histories, in the order they ended.
+    pub map_runs: Vec<MapRun>,
 }
 
 impl Execution {
@@ -117,10 +127,25 @@ pub(crate) struct Engine {
     pub invoker: Arc<dyn TaskInvoker>,
     pub clock: Arc<dyn Clock>,
     pub recorder: Recorder,
+    pub observer: Option<Observer>,
     pub execution: Value,
     pub state_machine: Value,
     pub default_language: QueryLanguage,
     pub jitter: Mutex<rand::rngs::SmallRng>,
+    pub object_store: Option<Arc<dyn ObjectStore>>,
+    pub region: String,
+    pub account_id: String,
+    pub role_arn: String,
+    /// Map Runs finished so far (a Distributed Map adds its own as it ends).
+    pub map_runs: Mutex<Vec<MapRun>>,
+}
+
+/// Who a child execution is: its ARNs and name.
+pub(crate) struct ChildIdentity<'a> {
+    pub execution_arn: &'a str,
+    pub name: &'a str,
+    pub state_machine_arn: &'a str,
+    pub state_machine_name: &'a str,
 }
 
 impl Engine {
@@ -145,6 +170,7 @@ impl Engine {
             invoker,
             clock: clock.clone(),
             recorder: Recorder::new(clock, options.observer.clone()),
+            observer: options.observer.clone(),
             execution: json!({
                 "Id": exec_arn,
                 "Input": input,
@@ -158,16 +184,57 @@ impl Engine {
             jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(
                 options.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
             )),
+            object_store: options.object_store.clone(),
+            region: options.region.clone(),
+            account_id: options.account_id.clone(),
+            role_arn: options.role_arn.clone(),
+            map_runs: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The engine of a Distributed Map's child execution: the parent's
+    /// invoker, clock, store and observer, its own history and context object.
+    pub(crate) fn child(
+        &self,
+        who: &ChildIdentity<'_>,
+        input: &Value,
+        language: QueryLanguage,
+        start: DateTime<Utc>,
+    ) -> Engine {
+        use rand::{Rng, SeedableRng};
+        let seed: u64 = self.jitter.lock().expect("jitter lock").random();
+        Engine {
+            invoker: self.invoker.clone(),
+            clock: self.clock.clone(),
+            recorder: Recorder::new(self.clock.clone(), self.observer.clone()),
+            observer: self.observer.clone(),
+            execution: json!({
+                "Id": who.execution_arn,
+                "Input": input,
+                "Name": who.name,
+                "RoleArn": self.role_arn,
+                "StartTime": timestamp(start),
+                "RedriveCount": 0,
+            }),
+            state_machine: json!({"Id": who.state_machine_arn, "Name": who.state_machine_name}),
+            default_language: language,
+            jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(seed)),
+            object_store: self.object_store.clone(),
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+            role_arn: self.role_arn.clone(),
+            map_runs: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn take_map_runs(&self) -> Vec<MapRun> {
+        std::mem::take(&mut *self.map_runs.lock().expect("map runs lock"))
     }
 }
 
 /// Per-branch data: the branch's variables and the id of the last event it
 /// recorded (the previousEventId of its next one).
 pub(crate) struct Scope {
-    /// A distributed Map's child execution: its events go to the observer
-    /// only, as AWS keeps them out of the parent's history.
-    pub silent: bool,
     pub variables: Mutex<BTreeMap<String, Value>>,
     pub cursor: AtomicU64,
     pub language: QueryLanguage,
@@ -180,21 +247,15 @@ impl Scope {
         language: QueryLanguage,
     ) -> Self {
         Scope {
-            silent: false,
             variables: Mutex::new(variables),
             cursor: AtomicU64::new(cursor),
             language,
         }
     }
 
-    /// Record an event after this branch's last one; returns its id (for a
-    /// silent scope the event only reaches the observer and the id is the cursor's).
+    /// Record an event after this branch's last one; returns its id.
     pub(crate) fn record(&self, engine: &Engine, event_type: &str, details: Value) -> u64 {
         let prev = self.cursor.load(Ordering::SeqCst);
-        if self.silent {
-            engine.recorder.notify(prev, event_type, details);
-            return prev;
-        }
         let id = engine.recorder.record(prev, event_type, details);
         self.cursor.store(id, Ordering::SeqCst);
         id
@@ -314,26 +375,63 @@ pub async fn execute(
     let clock = options.clock.clone();
     let start = clock.now();
     let engine = Engine::new(machine, &input, invoker, &options, start);
+    let scope = start_execution(&engine, &input, engine.default_language);
+    let run = run_program(&engine, &machine.program, input, &scope);
+    let result = match machine.timeout_seconds {
+        Some(secs) => within(&*clock, std::time::Duration::from_secs(secs), run).await,
+        None => Some(run.await),
+    };
+    let (status, output, error, cause) = end_execution(&engine, &scope, result);
+    Execution {
+        status,
+        output,
+        error,
+        cause,
+        history: engine.recorder.take(),
+        map_runs: engine.take_map_runs(),
+    }
+}
+
+/// Record `ExecutionStarted` and open the top-level scope after it.
+pub(crate) fn start_execution(engine: &Engine, input: &Value, language: QueryLanguage) -> Scope {
     let started = engine.recorder.record(
         0,
         "ExecutionStarted",
-        json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": options.role_arn}),
+        json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": engine.role_arn}),
     );
-    let scope = Scope::new(BTreeMap::new(), started, engine.default_language);
-    let run = run_program(&engine, &machine.program, input, &scope);
-    let result = match machine.timeout_seconds {
-        Some(secs) => {
-            let timeout = clock.sleep(std::time::Duration::from_secs(secs));
-            tokio::select! {
-                biased;
-                r = run => Some(r),
-                _ = timeout => None,
-            }
-        }
-        None => Some(run.await),
-    };
+    Scope::new(BTreeMap::new(), started, language)
+}
+
+/// `run`'s result, or `None` when `limit` passes first on `clock`.
+pub(crate) async fn within<T>(
+    clock: &dyn Clock,
+    limit: std::time::Duration,
+    run: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let timeout = clock.sleep(limit);
+    tokio::select! {
+        biased;
+        r = run => Some(r),
+        _ = timeout => None,
+    }
+}
+
+/// How an execution ended: status, output, error, cause.
+pub(crate) type Ending = (
+    ExecutionStatus,
+    Option<Value>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Record the last event of an execution (`None` = it timed out) and say how it ended.
+pub(crate) fn end_execution(
+    engine: &Engine,
+    scope: &Scope,
+    result: Option<Result<Value, Fault>>,
+) -> Ending {
     let prev = scope.cursor.load(Ordering::SeqCst);
-    let (status, output, error, cause) = match result {
+    match result {
         Some(Ok(output)) => {
             engine.recorder.record(
                 prev,
@@ -355,13 +453,6 @@ pub async fn execute(
             // DescribeExecution reports no error or cause for a timed-out execution.
             (ExecutionStatus::TimedOut, None, None, None)
         }
-    };
-    Execution {
-        status,
-        output,
-        error,
-        cause,
-        history: engine.recorder.take(),
     }
 }
 

@@ -24,13 +24,16 @@
 //! (JSONPath), `intrinsics` (`States.*` functions), `jsonata` (the JSONata
 //! query language), `key_order` (object keys in AWS's order), `retry`
 //! (Retry/Catch), `test_state` (the TestState API), `clock`, `history`,
-//! `invoker`.
+//! `invoker`, `store` (the object store a Distributed Map reads and writes:
+//! S3 in AWS, a directory or memory here), `map_run` (a Distributed Map's Map
+//! Run and child executions; the Map itself is `states/map/`).
 //!
 //! Conformance: `tests/conformance.rs` replays a corpus recorded against real
-//! AWS (set `ASL_CONFORMANCE_CASES`). Not supported locally: `ItemReader`
-//! (items from S3) and `ResultWriter`, `ItemBatcher`, callback/sync
-//! integration patterns beyond what the invoker does, heartbeats
-//! (`HeartbeatSeconds` is accepted and never fires), redrives.
+//! AWS (set `ASL_CONFORMANCE_CASES`), and the Distributed Map cases beside it.
+//! What is not supported locally, and why, is in the crate's `README.md`:
+//! among it callback/sync integration patterns beyond what the invoker does,
+//! heartbeats (`HeartbeatSeconds` is accepted and never fires), Parquet and
+//! Athena-manifest item readers.
 
 pub mod clock;
 mod concurrency;
@@ -43,9 +46,11 @@ pub mod invoker;
 mod io;
 pub mod jsonata;
 mod key_order;
+pub mod map_run;
 pub mod paths;
 pub mod retry;
 pub mod states;
+pub mod store;
 mod substitute;
 pub mod test_state;
 #[cfg(test)]
@@ -58,6 +63,8 @@ pub use error::{DefinitionError, Fault, Problem};
 pub use execution::{Execution, ExecutionOptions, ExecutionStatus, MAX_PAYLOAD_BYTES, execute};
 pub use history::{HistoryEvent, Observer, RETRY_SCHEDULED};
 pub use invoker::{TaskCall, TaskFailure, TaskInvoker};
+pub use map_run::{ChildExecution, ChildStatus, MapRun, MapRunStatus};
+pub use store::{DirectoryStore, MemoryStore, ObjectStore, ObjectSummary, StoreError};
 pub use substitute::substitute;
 pub use test_state::{
     InspectionLevel, Mock, TestStateRequest, TestStateResult, TestStatus, test_state,

@@ -18,6 +18,13 @@
 //! file from the run.
 //!
 //! Run: `ASL_CONFORMANCE_CASES=/path/cases.jsonl cargo test -p screener-states --test conformance -- --nocapture`
+//!
+//! The Distributed Map cases with S3 items (`distributed-map-cases.jsonl`,
+//! beside `cases.jsonl`) run in [`distributed_map`], found without any
+//! variable when `../shared` sits beside the repository.
+
+#[path = "conformance/distributed_map.rs"]
+mod distributed_map;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -791,7 +798,7 @@ fn conformance_against_recorded_aws_behaviour() {
         return;
     }
     if std::env::var_os("ASL_CONFORMANCE_UPDATE").is_some() {
-        std::fs::write(EXPECTED_PATH, expected_file(&verdicts))
+        std::fs::write(EXPECTED_PATH, expected_file(EXPECTED_HEADER, &verdicts))
             .expect("write the expected verdicts");
         println!("wrote {EXPECTED_PATH}");
         return;
@@ -864,13 +871,14 @@ fn changes(
     out
 }
 
-fn expected_file(verdicts: &BTreeMap<String, (&str, String)>) -> String {
-    let mut out = String::from(
-        "# Conformance cases (cases.jsonl) that do not pass, and executions whose event\n\
-         # sequence differs from AWS's, with the reason at the last run. Every other case\n\
-         # must pass: tests/conformance.rs fails, by id, on any case that differs from\n\
-         # this list. Regenerate with ASL_CONFORMANCE_UPDATE=1.\n",
-    );
+const EXPECTED_HEADER: &str = "# Conformance cases (cases.jsonl) that do not pass, and executions whose event\n\
+     # sequence differs from AWS's, with the reason at the last run. Every other case\n\
+     # must pass: tests/conformance.rs fails, by id, on any case that differs from\n\
+     # this list. Regenerate with ASL_CONFORMANCE_UPDATE=1.\n";
+
+/// The verdicts file: `header`, then each case that does not pass with its reason.
+fn expected_file(header: &str, verdicts: &BTreeMap<String, (&str, String)>) -> String {
+    let mut out = String::from(header);
     for (key, (verdict, reason)) in verdicts {
         if *verdict == "pass" {
             continue;

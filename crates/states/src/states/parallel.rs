@@ -52,9 +52,7 @@ impl ParallelState {
             .iter()
             .map(|b| {
                 let language = b.query_language.unwrap_or(ctx.language);
-                let mut scope = Scope::new(ctx.scope.variables(), started, language);
-                scope.silent = ctx.scope.silent;
-                scope
+                Scope::new(ctx.scope.variables(), started, language)
             })
             .collect();
         let futures: Vec<BoxFuture<'_, Result<Value, Fault>>> = self

@@ -2,6 +2,11 @@
 //! `MaxConcurrency` at a time (0 = unbounded); results come back in input order.
 //! Inline mode stops at the first failing iteration and fails with its error;
 //! with ToleratedFailureCount/Percentage it keeps going until the threshold is passed.
+//!
+//! Distributed mode (`ProcessorConfig.Mode: DISTRIBUTED`) runs a Map Run of
+//! child executions instead: [`distributed`] drives it, [`reader`] reads the
+//! items from the object store (`ItemReader`), [`batcher`] groups them
+//! (`ItemBatcher`) and [`writer`] shapes or exports the results (`ResultWriter`).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -15,6 +20,15 @@ use crate::execution::{Scope, StateCtx, Transition, run_program};
 use crate::io::{self, PathResolver};
 use crate::jsonata;
 use crate::{retry, states};
+
+mod batcher;
+mod distributed;
+mod reader;
+mod writer;
+
+pub use batcher::ItemBatcher;
+pub use reader::{GET_OBJECT, ItemReader, LIST_OBJECTS_V2, ReaderConfig, csv_delimiter};
+pub use writer::{PUT_OBJECT, ResultWriter, WriterConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MapState {
@@ -42,11 +56,11 @@ pub struct MapState {
     #[serde(rename = "ToleratedFailurePercentagePath", default)]
     pub tolerated_failure_percentage_path: Option<String>,
     #[serde(rename = "ItemReader", default)]
-    pub item_reader: Option<Value>,
+    pub item_reader: Option<ItemReader>,
     #[serde(rename = "ItemBatcher", default)]
-    pub item_batcher: Option<Value>,
+    pub item_batcher: Option<ItemBatcher>,
     #[serde(rename = "ResultWriter", default)]
-    pub result_writer: Option<Value>,
+    pub result_writer: Option<ResultWriter>,
     #[serde(rename = "Label", default)]
     pub label: Option<String>,
     #[serde(rename = "Items", default)]
@@ -93,19 +107,28 @@ impl MapState {
             == Some("DISTRIBUTED")
     }
 
+    /// A Distributed Map's child execution type (STANDARD unless EXPRESS is named).
+    pub fn execution_type(&self) -> crate::map_run::ExecutionType {
+        match self
+            .processor()
+            .and_then(|p| p.config.as_ref())
+            .and_then(|c| c.execution_type.as_deref())
+        {
+            Some("EXPRESS") => crate::map_run::ExecutionType::Express,
+            _ => crate::map_run::ExecutionType::Standard,
+        }
+    }
+
     pub(crate) async fn run(&self, ctx: &StateCtx<'_>, input: Value) -> Result<Transition, Fault> {
         let effective = io::select_path(ctx, &self.common.input_path, input.clone())?;
         if ctx.language == QueryLanguage::JSONPath {
             ctx.inspect("afterInputPath", || effective.clone());
         }
-        if self.item_reader.is_some() {
-            let fault = Fault::new(
-                names::ITEM_READER_FAILED,
-                "ItemReader (reading items from S3) is not supported by the local interpreter",
-            );
-            return retry::catch(ctx, &self.common.catch, fault, input);
-        }
-        let items = if ctx.language == QueryLanguage::JSONata {
+        // With an ItemReader the items come from the store once the Map Run
+        // starts; AWS then ignores ItemsPath (recorded: even one that does not resolve).
+        let items = if self.item_reader.is_some() {
+            Vec::new()
+        } else if ctx.language == QueryLanguage::JSONata {
             match self.jsonata_items(ctx, &effective) {
                 Ok(items) => items,
                 Err(f) => {
@@ -116,12 +139,12 @@ impl MapState {
         } else {
             self.jsonpath_items(ctx, &effective)?
         };
-        if ctx.language == QueryLanguage::JSONPath {
+        if ctx.language == QueryLanguage::JSONPath && self.item_reader.is_none() {
             ctx.inspect("afterItemsPath", || Value::Array(items.clone()));
         }
         // AWS checks MaxConcurrencyPath before the Map starts (the tolerated
         // failure limits only once it has).
-        Self::read_int(
+        read_int(
             ctx,
             &effective,
             &self.max_concurrency,
@@ -223,8 +246,12 @@ impl MapState {
                 Err(f) => retry::catch(ctx, &self.common.catch, f, input),
             };
         }
-        let result = retry::with_retry(ctx, &self.common.retry, || {
-            self.attempt(ctx, &effective, &items)
+        let result = retry::with_retry(ctx, &self.common.retry, || async {
+            if self.is_distributed() {
+                distributed::attempt(self, ctx, &effective, &items).await
+            } else {
+                self.attempt(ctx, &effective, &items).await
+            }
         })
         .await;
         match result {
@@ -239,51 +266,9 @@ impl MapState {
         }
     }
 
-    /// Read an integer limit given literally or by a path (numeric strings count).
-    fn read_int(
-        ctx: &StateCtx<'_>,
-        input: &Value,
-        literal: &Option<Value>,
-        path: &Option<String>,
-        field: &str,
-    ) -> Result<Option<i64>, Fault> {
-        {
-            if let Some(v) = literal {
-                if let Some(expr) = v.as_str().and_then(jsonata::expression) {
-                    let states = jsonata::states_var(ctx, input, None, None);
-                    let value = jsonata::evaluate(expr, &states, &ctx.scope.variables())
-                        .map_err(|e| jsonata::query_error(ctx, expr, field, &e))?;
-                    return Ok(states::as_integer(&value));
-                }
-                return Ok(states::as_integer(v));
-            }
-            let Some(p) = path else { return Ok(None) };
-            let r = PathResolver {
-                ctx,
-                input,
-                field: format!("{field}Path"),
-            };
-            let v = io::evaluate(&r, p)?;
-            let parsed = match &v {
-                Value::String(s) => s.trim().parse::<i64>().ok(),
-                other => states::as_integer(other),
-            };
-            match parsed {
-                Some(i) => Ok(Some(i)),
-                None => Err(ctx.runtime(format!(
-                    "The {field}Path field refers to value \"{}\" which is not a valid integer: {p}",
-                    match &v {
-                        Value::String(s) => s.clone(),
-                        o => o.to_string(),
-                    }
-                ))),
-            }
-        }
-    }
-
     fn limits(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Limits, Fault> {
         let read_int = |literal: &Option<Value>, path: &Option<String>, field: &str| {
-            Self::read_int(ctx, input, literal, path, field)
+            read_int(ctx, input, literal, path, field)
         };
         let max = read_int(
             &self.max_concurrency,
@@ -328,7 +313,7 @@ impl MapState {
                 Some(parsed.ok_or_else(|| {
                     let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                     ctx.runtime(format!(
-                        "The ToleratedFailurePercentagePath field refers to value \"{shown}\" which is not a valid number: {p}"
+                        "The ToleratedFailurePercentagePath field refers to value \"{shown}\" which is not a valid float: {p}"
                     ))
                 })?)
             }
@@ -378,6 +363,7 @@ impl MapState {
         io::payload(&item_ctx, template, effective)
     }
 
+    /// One inline run over `items` (a Retry runs it again).
     async fn attempt(
         &self,
         ctx: &StateCtx<'_>,
@@ -396,17 +382,6 @@ impl MapState {
         if let Some(p) = limits.tolerated_percentage {
             ctx.inspect("toleratedFailurePercentage", || json!(p));
         }
-        let distributed = self.is_distributed();
-        if distributed {
-            let sm_arn = ctx.engine.state_machine["Id"].as_str().unwrap_or("");
-            let run_arn = format!(
-                "{}/{}:{}",
-                sm_arn.replacen(":stateMachine:", ":mapRun:", 1),
-                self.label.as_deref().unwrap_or(ctx.name),
-                uuid::Uuid::new_v4()
-            );
-            ctx.record("MapRunStarted", json!({"mapRunArn": run_arn}));
-        }
         let permits = if limits.max_concurrency == 0 {
             tokio::sync::Semaphore::MAX_PERMITS
         } else {
@@ -418,10 +393,7 @@ impl MapState {
             .iter()
             .map(|_| {
                 let language = processor.program.query_language.unwrap_or(ctx.language);
-                let mut scope = Scope::new(ctx.scope.variables(), started, language);
-                // A distributed Map's iterations are child executions with their own histories.
-                scope.silent = distributed || ctx.scope.silent;
-                scope
+                Scope::new(ctx.scope.variables(), started, language)
             })
             .collect();
         let futures: Vec<BoxFuture<'_, Result<Value, Fault>>> = items
@@ -469,9 +441,6 @@ impl MapState {
                     );
                 }
             }
-            if distributed {
-                ctx.record("MapRunFailed", Value::Null);
-            }
             let tolerant =
                 limits.tolerated_count.is_some() || limits.tolerated_percentage.is_some();
             let first = outputs.into_iter().flatten().find_map(Result::err);
@@ -491,9 +460,6 @@ impl MapState {
                 None => Value::Null,
             })
             .collect();
-        if distributed {
-            ctx.record("MapRunSucceeded", Value::Null);
-        }
         ctx.record("MapStateSucceeded", Value::Null);
         Ok(Value::Array(results))
     }
@@ -520,6 +486,47 @@ impl MapState {
         };
         scope.record(ctx.engine, event, details);
         result
+    }
+}
+
+/// Read an integer limit given literally (a number or, in JSONata, an
+/// expression) or by a path (numeric strings count); `None` when neither is given.
+fn read_int(
+    ctx: &StateCtx<'_>,
+    input: &Value,
+    literal: &Option<Value>,
+    path: &Option<String>,
+    field: &str,
+) -> Result<Option<i64>, Fault> {
+    if let Some(v) = literal {
+        if let Some(expr) = v.as_str().and_then(jsonata::expression) {
+            let states = jsonata::states_var(ctx, input, None, None);
+            let value = jsonata::evaluate(expr, &states, &ctx.scope.variables())
+                .map_err(|e| jsonata::query_error(ctx, expr, field, &e))?;
+            return Ok(states::as_integer(&value));
+        }
+        return Ok(states::as_integer(v));
+    }
+    let Some(p) = path else { return Ok(None) };
+    let r = PathResolver {
+        ctx,
+        input,
+        field: format!("{field}Path"),
+    };
+    let v = io::evaluate(&r, p)?;
+    let parsed = match &v {
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        other => states::as_integer(other),
+    };
+    match parsed {
+        Some(i) => Ok(Some(i)),
+        None => Err(ctx.runtime(format!(
+            "The {field}Path field refers to value \"{}\" which is not a valid integer: {p}",
+            match &v {
+                Value::String(s) => s.clone(),
+                o => o.to_string(),
+            }
+        ))),
     }
 }
 
