@@ -8,6 +8,7 @@ mod bot;
 mod docs_commands;
 mod lambda_runtime;
 mod remote;
+mod states_cli;
 mod support;
 mod template;
 mod workflow;

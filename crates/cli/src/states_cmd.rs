@@ -10,6 +10,12 @@
 //!
 //! `${Name}` placeholders (SAM's DefinitionSubstitutions) are filled from
 //! `--sub Name=Value`; Lambda-style placeholders left unset are an error.
+//!
+//! A Distributed Map reads its `ItemReader` objects and writes its
+//! `ResultWriter` files through an object store: with `--s3-root DIR`,
+//! `s3://BUCKET/KEY` is the file `DIR/BUCKET/KEY`. `--history` prints the
+//! execution's events, then each Map Run and each of its child executions
+//! with their own events.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +23,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use screener_states::{
-    Execution, ExecutionOptions, ExecutionStatus, Fault, HistoryEvent, RETRY_SCHEDULED,
-    StateMachine, SystemClock, TaskInvoker,
+    DirectoryStore, Execution, ExecutionOptions, ExecutionStatus, Fault, HistoryEvent, MapRun,
+    RETRY_SCHEDULED, StateMachine, SystemClock, TaskInvoker,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -38,7 +44,7 @@ pub enum StatesCommand {
     },
     /// Run a state machine locally and print its output.
     #[command(
-        after_help = "Examples:\n  screener states run statemachine/screener.asl.json --input '{\"date\": \"2024-06-03\"}'\n  screener states run statemachine/screener.asl.json --input @events/workflow.json --history"
+        after_help = "Examples:\n  screener states run statemachine/screener.asl.json --input '{\"date\": \"2024-06-03\"}'\n  screener states run statemachine/screener.asl.json --input @events/workflow.json --history\n  screener states run batches.asl.json --input '{\"key\": \"in/rows.csv\"}' --s3-root ./s3"
     )]
     Run {
         /// The ASL JSON file.
@@ -46,9 +52,14 @@ pub enum StatesCommand {
         /// The execution input: inline JSON, or @FILE to read it from a file.
         #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
         input: String,
-        /// Print the execution history (AWS's event shape) to stderr after the run.
+        /// Print the execution history (AWS's event shape) to stderr after the run,
+        /// then each Distributed Map's Map Run and its child executions.
         #[arg(long)]
         history: bool,
+        /// A directory standing in for S3 (`s3://BUCKET/KEY` is DIR/BUCKET/KEY), where
+        /// Distributed Maps read ItemReader objects and write ResultWriter files.
+        #[arg(long, value_name = "DIR")]
+        s3_root: Option<PathBuf>,
         /// A DefinitionSubstitutions value, `Name=Value` (repeatable).
         #[arg(long = "sub", value_name = "NAME=VALUE")]
         substitutions: Vec<String>,
@@ -78,6 +89,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
             file,
             input,
             history,
+            s3_root,
             substitutions,
             name,
         } => {
@@ -100,17 +112,26 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                 .and_then(|s| s.to_str())
                 .map(|s| s.trim_end_matches(".asl").to_owned())
                 .unwrap_or_else(|| "local".into());
+            let object_store = match s3_root {
+                Some(dir) if !dir.is_dir() => {
+                    eprintln!("--s3-root {}: not a directory", dir.display());
+                    return ExitCode::from(2);
+                }
+                Some(dir) => Some(Arc::new(DirectoryStore::new(dir)) as _),
+                None => None,
+            };
             let options = ExecutionOptions {
                 execution_name: name,
                 state_machine_name,
                 clock: Arc::new(SystemClock),
                 observer: Some(progress()),
+                object_store,
                 ..Default::default()
             };
             let execution = screener_states::execute(&machine, input, invoker, options).await;
             if history {
-                for event in &execution.history {
-                    eprintln!("{}", serde_json::to_string(event).unwrap_or_default());
+                for line in history_lines(&execution.history, &execution.map_runs) {
+                    eprintln!("{line}");
                 }
             }
             let (text, code) = report(execution);
@@ -118,6 +139,32 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
             code
         }
     }
+}
+
+/// `--history`: one JSON line per event, then per Map Run a `{"mapRun": ..}`
+/// line (its record without the children) followed by a `{"childExecution": ..}`
+/// line for each child (its record, events included).
+fn history_lines(events: &[HistoryEvent], map_runs: &[MapRun]) -> Vec<String> {
+    let mut lines: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap_or_default())
+        .collect();
+    for run in map_runs {
+        let record: serde_json::Map<String, serde_json::Value> = match serde_json::to_value(run) {
+            Ok(serde_json::Value::Object(m)) => {
+                m.into_iter().filter(|(k, _)| k != "children").collect()
+            }
+            _ => Default::default(),
+        };
+        lines.push(serde_json::json!({ "mapRun": record }).to_string());
+        for child in &run.children {
+            lines.push(
+                serde_json::json!({"mapRunArn": run.map_run_arn, "childExecution": child})
+                    .to_string(),
+            );
+        }
+    }
+    lines
 }
 
 /// What `run` prints for a finished execution, and its exit code: the output
@@ -197,10 +244,14 @@ fn progress() -> Arc<dyn Fn(&HistoryEvent) + Send + Sync> {
                 } else {
                     "failed"
                 };
-                eprintln!(
-                    "{name}: item {} {outcome} ({}/{})",
-                    d["index"], entry.0, entry.1
-                );
+                // An ItemReader's items are counted only once read (length 0).
+                match entry.1 {
+                    0 => eprintln!("{name}: item {} {outcome} ({} so far)", d["index"], entry.0),
+                    total => eprintln!(
+                        "{name}: item {} {outcome} ({}/{total})",
+                        d["index"], entry.0
+                    ),
+                }
             }
             "ExecutionFailed" => match d["error"].as_str() {
                 Some(error) => eprintln!("execution failed: {error}"),

@@ -1,0 +1,185 @@
+//! `screener states run` on a Distributed Map through the built binary: the items come
+//! from a CSV in a directory standing in for S3 (`--s3-root`), the results go back there
+//! in AWS's ResultWriter layout, and `--history` shows the Map Run and its child executions.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::analytics_cli::{assert_exit, screener};
+
+/// Reads `s3://BUCKET/KEY` of a CSV, one child execution per row, results to `results/`.
+const DEFINITION: &str = r#"{
+  "StartAt": "Sectors",
+  "States": {
+    "Sectors": {
+      "Type": "Map",
+      "Label": "Rows",
+      "MaxConcurrency": 2,
+      "ItemReader": {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+        "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"}
+      },
+      "ItemSelector": {"row.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"},
+      "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Tag",
+        "States": {
+          "Tag": {
+            "Type": "Pass",
+            "Parameters": {"symbol.$": "$.row.symbol", "tag.$": "States.Format('{}:{}', $.index, $.row.sector)"},
+            "End": true
+          }
+        }
+      },
+      "ResultWriter": {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket.$": "$.bucket", "Prefix": "results"}
+      },
+      "End": true
+    }
+  }
+}"#;
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_distributed_map_reads_a_csv_under_the_s3_root_and_writes_its_results_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("s3/market");
+    std::fs::create_dir_all(bucket.join("in")).unwrap();
+    std::fs::write(
+        bucket.join("in/symbols.csv"),
+        "symbol,sector\nAAPL,tech\nXOM,energy\nJPM,finance\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("sectors.asl.json"), DEFINITION).unwrap();
+    let input = r#"{"bucket": "market", "key": "in/symbols.csv"}"#;
+    let args = ["states", "run", "sectors.asl.json", "--input", input];
+    let output = screener(
+        dir.path(),
+        &[&args[..], &["--s3-root", "s3", "--history"]].concat(),
+    );
+    assert_exit(&output, 0, "screener states run --s3-root");
+
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let map_run_arn = result["MapRunArn"].as_str().unwrap();
+    assert!(
+        map_run_arn.contains(":mapRun:sectors/Rows:"),
+        "{map_run_arn}"
+    );
+    assert_eq!(result["ResultWriterDetails"]["Bucket"], "market");
+    let manifest_key = result["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let run_id = map_run_arn.rsplit(':').next().unwrap();
+    assert_eq!(manifest_key, format!("results/{run_id}/manifest.json"));
+
+    let manifest = read_json(&bucket.join(manifest_key));
+    assert_eq!(manifest["DestinationBucket"], "market");
+    assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
+    assert_eq!(manifest["ResultFiles"]["PENDING"], json!([]));
+    let succeeded_key = format!("results/{run_id}/SUCCEEDED_0.json");
+    assert_eq!(
+        manifest["ResultFiles"]["SUCCEEDED"][0]["Key"],
+        succeeded_key
+    );
+    let records = read_json(&bucket.join(&succeeded_key));
+    let outputs: Vec<Value> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["Status"], "SUCCEEDED");
+            serde_json::from_str(r["Output"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            json!({"symbol": "AAPL", "tag": "0:tech"}),
+            json!({"symbol": "XOM", "tag": "1:energy"}),
+            json!({"symbol": "JPM", "tag": "2:finance"}),
+        ]
+    );
+
+    // --history: the parent's events, the Map Run, then each child with its own events.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let types: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunStarted",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let map_run = lines
+        .iter()
+        .find_map(|l| l.get("mapRun"))
+        .expect("a mapRun line");
+    assert_eq!(map_run["status"], "SUCCEEDED");
+    assert_eq!(map_run["itemCounts"]["succeeded"], 3);
+    let children: Vec<&Value> = lines
+        .iter()
+        .filter_map(|l| l.get("childExecution"))
+        .collect();
+    assert_eq!(children.len(), 3);
+    let child_events: Vec<&str> = children[1]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        child_events,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        children[1]["input"],
+        json!({"row": {"sector": "energy", "symbol": "XOM"}, "index": 1})
+    );
+}
+
+#[test]
+fn an_s3_root_that_is_not_a_directory_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sectors.asl.json"), DEFINITION).unwrap();
+    let output = screener(
+        dir.path(),
+        &["states", "run", "sectors.asl.json", "--s3-root", "nowhere"],
+    );
+    assert_exit(&output, 2, "screener states run --s3-root nowhere");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a directory"));
+}
+
+#[test]
+fn without_an_s3_root_an_item_reader_fails_and_says_how_to_give_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sectors.asl.json"), DEFINITION).unwrap();
+    let input = r#"{"bucket": "market", "key": "in/symbols.csv"}"#;
+    let output = screener(
+        dir.path(),
+        &["states", "run", "sectors.asl.json", "--input", input],
+    );
+    assert_exit(&output, 1, "screener states run without --s3-root");
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(failure["Error"], "States.ItemReaderFailed");
+    assert!(failure["Cause"].as_str().unwrap().contains("--s3-root"));
+}
