@@ -183,3 +183,144 @@ fn without_an_s3_root_an_item_reader_fails_and_says_how_to_give_one() {
     assert_eq!(failure["Error"], "States.ItemReaderFailed");
     assert!(failure["Cause"].as_str().unwrap().contains("--s3-root"));
 }
+
+/// Rows from `s3://market/in/items.json`; a row marked flaky fails (no choice matches)
+/// until its child execution is redriven, which `$$.Execution.RedriveCount` tells it.
+const FLAKY_ROWS: &str = r#"{
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Assign": {"tag": "batch-1"}, "Next": "Rows"},
+    "Rows": {
+      "Type": "Map",
+      "MaxConcurrency": 1,
+      "ItemReader": {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": "market", "Key": "in/items.json"}
+      },
+      "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Check",
+        "States": {
+          "Check": {"Type": "Choice", "Choices": [{"Or": [
+            {"Variable": "$.flaky", "BooleanEquals": false},
+            {"Variable": "$$.Execution.RedriveCount", "NumericGreaterThan": 0}
+          ], "Next": "Done"}]},
+          "Done": {"Type": "Pass", "Parameters": {"symbol.$": "$.symbol", "redrives.$": "$$.Execution.RedriveCount"}, "End": true}
+        }
+      },
+      "Next": "Summary"
+    },
+    "Summary": {
+      "Type": "Pass",
+      "Parameters": {"rows.$": "$", "tag.$": "$tag", "redrives.$": "$$.Execution.RedriveCount"},
+      "End": true
+    }
+  }
+}"#;
+
+#[test]
+fn a_redrive_reruns_only_the_failed_and_pending_children_from_the_saved_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("s3/market");
+    std::fs::create_dir_all(bucket.join("in")).unwrap();
+    let items = json!([
+        {"symbol": "AAPL", "flaky": false},
+        {"symbol": "XOM", "flaky": true},
+        {"symbol": "JPM", "flaky": false}
+    ]);
+    std::fs::write(bucket.join("in/items.json"), items.to_string()).unwrap();
+    std::fs::write(dir.path().join("rows.asl.json"), FLAKY_ROWS).unwrap();
+
+    let run = screener(
+        dir.path(),
+        &[
+            "states",
+            "run",
+            "rows.asl.json",
+            "--s3-root",
+            "s3",
+            "--record",
+            "run.json",
+        ],
+    );
+    assert_exit(&run, 1, "screener states run --record");
+    let failure: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(failure["Error"], "States.ExceedToleratedFailureThreshold");
+    let saved = read_json(&dir.path().join("run.json"));
+    assert_eq!(saved["execution"]["status"], "FAILED");
+    assert_eq!(saved["execution"]["resume"]["state"], "Rows");
+
+    let redrive = screener(
+        dir.path(),
+        &[
+            "states",
+            "redrive",
+            "run.json",
+            "--s3-root",
+            "s3",
+            "--history",
+        ],
+    );
+    assert_exit(&redrive, 0, "screener states redrive");
+    let output: Value = serde_json::from_slice(&redrive.stdout).unwrap();
+    assert_eq!(
+        output,
+        json!({
+            "rows": [
+                {"symbol": "AAPL", "redrives": 0},
+                {"symbol": "XOM", "redrives": 1},
+                {"symbol": "JPM", "redrives": 0}
+            ],
+            "tag": "batch-1",
+            "redrives": 1
+        })
+    );
+    let stderr = String::from_utf8_lossy(&redrive.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let events: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|l| {
+            let kind = l["type"].as_str()?;
+            let name = l["stateEnteredEventDetails"]["name"].as_str().unwrap_or("");
+            Some((kind, name))
+        })
+        .collect();
+    // The successful Prepare state ran once, in the first attempt.
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == ("PassStateEntered", "Prepare"))
+            .count(),
+        1
+    );
+    let redriven = events
+        .iter()
+        .position(|(kind, _)| *kind == "ExecutionRedriven")
+        .expect("an ExecutionRedriven event");
+    assert_eq!(events[redriven - 1].0, "ExecutionFailed");
+    assert_eq!(events[redriven + 1], ("MapStateEntered", "Rows"));
+    assert!(events.iter().any(|(kind, _)| *kind == "MapRunRedriven"));
+    let children: Vec<&Value> = lines
+        .iter()
+        .filter_map(|l| l.get("childExecution"))
+        .collect();
+    let redrives: Vec<u64> = children
+        .iter()
+        .map(|c| c["redriveCount"].as_u64().unwrap())
+        .collect();
+    assert_eq!(redrives, [0, 1, 0]);
+
+    let saved = read_json(&dir.path().join("run.json"));
+    assert_eq!(saved["execution"]["status"], "SUCCEEDED");
+    assert_eq!(saved["execution"]["redriveCount"], 1);
+    let again = screener(
+        dir.path(),
+        &["states", "redrive", "run.json", "--s3-root", "s3"],
+    );
+    assert_exit(&again, 2, "redriving a succeeded execution");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot redrive"));
+}

@@ -270,16 +270,19 @@ async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `screener states ...`: our functions' ARNs are filled in unless `--sub` gives others, and
-/// their Tasks run in-process on the configured store and market.
+/// their Tasks run in-process on the configured store and market. (A redrive runs the
+/// definition its record saved, substitutions applied.)
 async fn states(mut command: StatesCommand) -> anyhow::Result<ExitCode> {
-    let (StatesCommand::Validate { substitutions, .. } | StatesCommand::Run { substitutions, .. }) =
-        &mut command;
-    for (key, arn) in screener_cli::steps::local_substitutions() {
-        if !substitutions
-            .iter()
-            .any(|s| s.starts_with(&format!("{key}=")))
-        {
-            substitutions.push(format!("{key}={arn}"));
+    if let StatesCommand::Validate { substitutions, .. }
+    | StatesCommand::Run { substitutions, .. } = &mut command
+    {
+        for (key, arn) in screener_cli::steps::local_substitutions() {
+            if !substitutions
+                .iter()
+                .any(|s| s.starts_with(&format!("{key}=")))
+            {
+                substitutions.push(format!("{key}={arn}"));
+            }
         }
     }
     let config = config_with(&[])?;

@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use screener_states::{
-    DirectoryStore, Execution, ExecutionOptions, ExecutionStatus, Fault, HistoryEvent, MapRun,
-    RETRY_SCHEDULED, StateMachine, SystemClock, TaskInvoker,
+    DirectoryStore, Execution, ExecutionOptions, ExecutionRecord, ExecutionStatus, Fault,
+    HistoryEvent, MapRun, ObjectStore, RETRY_SCHEDULED, StateMachine, SystemClock, TaskInvoker,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -66,7 +66,36 @@ pub enum StatesCommand {
         /// The execution name, as `$$.Execution.Name` sees it.
         #[arg(long, default_value = "local")]
         name: String,
+        /// Save the execution (definition, input, history, Map Runs, where it stopped)
+        /// to FILE, for `screener states redrive FILE`.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
     },
+    /// Run a failed, timed-out or aborted execution again from where it stopped.
+    ///
+    /// States that succeeded are not run again; in a Distributed Map only the
+    /// failed and pending child executions run. The record is updated in place.
+    #[command(
+        after_help = "Example:\n  screener states run batches.asl.json --s3-root ./s3 --record run.json\n  screener states redrive run.json --s3-root ./s3"
+    )]
+    Redrive {
+        /// The record `screener states run --record FILE` saved.
+        file: PathBuf,
+        /// Print the whole execution history (the earlier events too) after the run.
+        #[arg(long)]
+        history: bool,
+        /// A directory standing in for S3 (`s3://BUCKET/KEY` is DIR/BUCKET/KEY).
+        #[arg(long, value_name = "DIR")]
+        s3_root: Option<PathBuf>,
+    },
+}
+
+/// What `run --record` saves and `redrive` reads and updates.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedExecution {
+    /// The definition as run (DefinitionSubstitutions applied).
+    definition: serde_json::Value,
+    execution: ExecutionRecord,
 }
 
 /// Execute a `states` subcommand; returns the process exit code.
@@ -92,6 +121,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
             s3_root,
             substitutions,
             name,
+            record,
         } => {
             let machine = match load(&file, &substitutions) {
                 Ok(m) => m,
@@ -107,19 +137,18 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                     return ExitCode::from(2);
                 }
             };
+            let object_store = match store_at(s3_root) {
+                Ok(store) => store,
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return ExitCode::from(2);
+                }
+            };
             let state_machine_name = file
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .map(|s| s.trim_end_matches(".asl").to_owned())
                 .unwrap_or_else(|| "local".into());
-            let object_store = match s3_root {
-                Some(dir) if !dir.is_dir() => {
-                    eprintln!("--s3-root {}: not a directory", dir.display());
-                    return ExitCode::from(2);
-                }
-                Some(dir) => Some(Arc::new(DirectoryStore::new(dir)) as _),
-                None => None,
-            };
             let options = ExecutionOptions {
                 execution_name: name,
                 state_machine_name,
@@ -128,17 +157,107 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                 object_store,
                 ..Default::default()
             };
-            let execution = screener_states::execute(&machine, input, invoker, options).await;
-            if history {
-                for line in history_lines(&execution.history, &execution.map_runs) {
-                    eprintln!("{line}");
+            let execution =
+                screener_states::execute(&machine, input.clone(), invoker, options.clone()).await;
+            if let Some(path) = record {
+                let saved =
+                    definition_json(&file, &substitutions).map(|definition| SavedExecution {
+                        definition,
+                        execution: ExecutionRecord::new(&execution, &input, &options),
+                    });
+                if let Err(msg) = saved.and_then(|saved| save(&path, &saved)) {
+                    eprintln!("{msg}");
+                    return ExitCode::from(2);
                 }
             }
-            let (text, code) = report(execution);
-            println!("{text}");
-            code
+            finish(execution, history)
+        }
+        StatesCommand::Redrive {
+            file,
+            history,
+            s3_root,
+        } => {
+            let saved: SavedExecution = match std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+            {
+                Ok(saved) => saved,
+                Err(e) => {
+                    eprintln!("{}: not an execution record: {e}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let machine = match StateMachine::from_value(&saved.definition) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let object_store = match store_at(s3_root) {
+                Ok(store) => store,
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return ExitCode::from(2);
+                }
+            };
+            let options = ExecutionOptions {
+                clock: Arc::new(SystemClock),
+                observer: Some(progress()),
+                object_store,
+                ..Default::default()
+            };
+            let record = &saved.execution;
+            let execution =
+                match screener_states::redrive(&machine, record, invoker, options.clone()).await {
+                    Ok(execution) => execution,
+                    Err(e) => {
+                        eprintln!("{}: cannot redrive: {e}", file.display());
+                        return ExitCode::from(2);
+                    }
+                };
+            let options = ExecutionOptions {
+                execution_name: record.execution_name.clone(),
+                state_machine_name: record.state_machine_name.clone(),
+                ..options
+            };
+            let saved = SavedExecution {
+                execution: ExecutionRecord::new(&execution, &record.input, &options),
+                definition: saved.definition,
+            };
+            if let Err(msg) = save(&file, &saved) {
+                eprintln!("{msg}");
+                return ExitCode::from(2);
+            }
+            finish(execution, history)
         }
     }
+}
+
+/// Print the history when asked and the result; the exit code.
+fn finish(execution: Execution, history: bool) -> ExitCode {
+    if history {
+        for line in history_lines(&execution.history, &execution.map_runs) {
+            eprintln!("{line}");
+        }
+    }
+    let (text, code) = report(execution);
+    println!("{text}");
+    code
+}
+
+/// The store `--s3-root DIR` names, if any.
+fn store_at(s3_root: Option<PathBuf>) -> Result<Option<Arc<dyn ObjectStore>>, String> {
+    match s3_root {
+        Some(dir) if !dir.is_dir() => Err(format!("--s3-root {}: not a directory", dir.display())),
+        Some(dir) => Ok(Some(Arc::new(DirectoryStore::new(dir)))),
+        None => Ok(None),
+    }
+}
+
+fn save(path: &Path, saved: &SavedExecution) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(saved).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// `--history`: one JSON line per event, then per Map Run a `{"mapRun": ..}`
@@ -192,6 +311,17 @@ fn report(execution: Execution) -> (String, ExitCode) {
 }
 
 fn load(file: &Path, substitutions: &[String]) -> Result<StateMachine, String> {
+    let text = substituted(file, substitutions)?;
+    StateMachine::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// The definition with its substitutions, as JSON (for a record).
+fn definition_json(file: &Path, substitutions: &[String]) -> Result<serde_json::Value, String> {
+    serde_json::from_str(&substituted(file, substitutions)?).map_err(|e| e.to_string())
+}
+
+/// The definition's text with `--sub` values filled in.
+fn substituted(file: &Path, substitutions: &[String]) -> Result<String, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let mut subs = BTreeMap::new();
@@ -201,9 +331,7 @@ fn load(file: &Path, substitutions: &[String]) -> Result<StateMachine, String> {
             .ok_or_else(|| format!("--sub expects NAME=VALUE, got {s:?}"))?;
         subs.insert(k.to_owned(), v.to_owned());
     }
-    let text = screener_states::substitute(&text, &subs)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    StateMachine::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+    screener_states::substitute(&text, &subs).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 fn read_input(arg: &str) -> Result<serde_json::Value, String> {
@@ -274,6 +402,8 @@ mod tests {
             cause: cause.map(str::to_owned),
             history: Vec::new(),
             map_runs: Vec::new(),
+            redrive_count: 0,
+            resume: None,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::error::{Fault, names};
 use crate::history::{HistoryEvent, Observer, Recorder};
 use crate::invoker::TaskInvoker;
 use crate::map_run::MapRun;
+use crate::redrive::{Plan, PriorAttempt, ResumePoint};
 use crate::store::ObjectStore;
 
 /// Step Functions' payload limit: a state output above this fails with `States.DataLimitExceeded`.
@@ -66,7 +67,7 @@ impl std::fmt::Debug for ExecutionOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionStatus {
     Succeeded,
@@ -85,6 +86,10 @@ pub struct Execution {
     /// The Map Runs of its Distributed Map states, each with its child
     /// executions and their histories, in the order they ended.
     pub map_runs: Vec<MapRun>,
+    /// How many times it has been redriven (`$$.Execution.RedriveCount`).
+    pub redrive_count: u32,
+    /// Where an unsuccessful execution stopped, for [`crate::redrive()`].
+    pub resume: Option<ResumePoint>,
 }
 
 impl Execution {
@@ -138,6 +143,11 @@ pub(crate) struct Engine {
     pub role_arn: String,
     /// Map Runs finished so far (a Distributed Map adds its own as it ends).
     pub map_runs: Mutex<Vec<MapRun>>,
+    /// The top-level state running now, with what a redrive needs to resume it.
+    pub position: Mutex<Option<ResumePoint>>,
+    /// For a redrive: what the previous attempt left of the state it resumes,
+    /// handed to that state when it is entered.
+    pub prior: Mutex<Option<PriorAttempt>>,
 }
 
 /// Who a child execution is: its ARNs and name.
@@ -189,6 +199,8 @@ impl Engine {
             account_id: options.account_id.clone(),
             role_arn: options.role_arn.clone(),
             map_runs: Mutex::new(Vec::new()),
+            position: Mutex::new(None),
+            prior: Mutex::new(None),
         }
     }
 
@@ -224,7 +236,42 @@ impl Engine {
             account_id: self.account_id.clone(),
             role_arn: self.role_arn.clone(),
             map_runs: Mutex::new(Vec::new()),
+            position: Mutex::new(None),
+            prior: Mutex::new(None),
         }
+    }
+
+    /// Where an execution that did not succeed stopped (none for a success).
+    pub(crate) fn resume_point(&self, status: ExecutionStatus) -> Option<ResumePoint> {
+        let position = self.position.lock().expect("position lock").clone();
+        position.filter(|_| status != ExecutionStatus::Succeeded)
+    }
+
+    /// A Parallel branch or inline Map iteration of the running top-level
+    /// state succeeded: a redrive will not run it again.
+    pub(crate) fn note_completed(&self, index: usize, output: &Value) {
+        if let Some(p) = self.position.lock().expect("position lock").as_mut() {
+            p.completed.insert(index, output.clone());
+        }
+    }
+
+    /// A new attempt (a Retry) of the running top-level state starts afresh.
+    pub(crate) fn forget_completed(&self) {
+        if let Some(p) = self.position.lock().expect("position lock").as_mut() {
+            p.completed.clear();
+        }
+    }
+
+    /// The running top-level state is a Distributed Map with this Map Run.
+    pub(crate) fn note_map_run(&self, arn: &str) {
+        if let Some(p) = self.position.lock().expect("position lock").as_mut() {
+            p.map_run_arn = Some(arn.to_owned());
+        }
+    }
+
+    /// `$$.Execution.RedriveCount`.
+    pub(crate) fn redrive_count(&self) -> u32 {
+        self.execution["RedriveCount"].as_u64().unwrap_or(0) as u32
     }
 
     pub(crate) fn take_map_runs(&self) -> Vec<MapRun> {
@@ -238,6 +285,9 @@ pub(crate) struct Scope {
     pub variables: Mutex<BTreeMap<String, Value>>,
     pub cursor: AtomicU64,
     pub language: QueryLanguage,
+    /// The execution's own states (not a branch or iteration): a redrive
+    /// resumes at the one that was running.
+    pub top: bool,
 }
 
 impl Scope {
@@ -250,6 +300,7 @@ impl Scope {
             variables: Mutex::new(variables),
             cursor: AtomicU64::new(cursor),
             language,
+            top: false,
         }
     }
 
@@ -279,9 +330,20 @@ pub(crate) struct StateCtx<'a> {
     pub map_item: Option<(usize, Value)>,
     /// Set only for the state under test by [`crate::test_state()`].
     pub test: Option<&'a crate::test_state::TestMode>,
+    /// For the state a redrive resumes: what its previous attempt left.
+    pub prior: Mutex<Option<PriorAttempt>>,
 }
 
 impl StateCtx<'_> {
+    /// What the previous attempt of this state left, once (a Retry of the
+    /// state runs in full), and forget earlier progress when at the top level.
+    pub(crate) fn take_prior(&self) -> Option<PriorAttempt> {
+        if self.scope.top {
+            self.engine.forget_completed();
+        }
+        self.prior.lock().expect("prior lock").take()
+    }
+
     /// Record an event after this branch's last one.
     pub(crate) fn record(&self, event_type: &str, details: Value) -> u64 {
         self.scope.record(self.engine, event_type, details)
@@ -372,11 +434,22 @@ pub async fn execute(
     invoker: Arc<dyn TaskInvoker>,
     options: ExecutionOptions,
 ) -> Execution {
+    run_execution(machine, input, invoker, options, None).await
+}
+
+/// Run an execution, or (with a plan) redrive one from where it stopped.
+pub(crate) async fn run_execution(
+    machine: &StateMachine,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+    options: ExecutionOptions,
+    plan: Option<Plan>,
+) -> Execution {
     let clock = options.clock.clone();
     let start = clock.now();
-    let engine = Engine::new(machine, &input, invoker, &options, start);
-    let scope = start_execution(&engine, &input, engine.default_language);
-    let run = run_program(&engine, &machine.program, input, &scope);
+    let mut engine = Engine::new(machine, &input, invoker, &options, start);
+    let (scope, at, state_input) = begin(&mut engine, &machine.program, input, plan);
+    let run = run_program_from(&engine, &machine.program, &at, state_input, &scope);
     let result = match machine.timeout_seconds {
         Some(secs) => within(&*clock, std::time::Duration::from_secs(secs), run).await,
         None => Some(run.await),
@@ -389,7 +462,48 @@ pub async fn execute(
         cause,
         history: engine.recorder.take(),
         map_runs: engine.take_map_runs(),
+        redrive_count: engine.redrive_count(),
+        resume: engine.resume_point(status),
     }
+}
+
+/// Open an execution: `ExecutionStarted`, or for a redrive the earlier
+/// history, `ExecutionRedriven` and the state it stopped in. Returns the
+/// top-level scope, the state to run first and its input.
+pub(crate) fn begin(
+    engine: &mut Engine,
+    program: &Program,
+    input: Value,
+    plan: Option<Plan>,
+) -> (Scope, String, Value) {
+    let Some(plan) = plan else {
+        let scope = start_execution(engine, &input, engine.default_language);
+        return (scope, program.start_at.clone(), input);
+    };
+    engine.recorder.preload(plan.history);
+    let now = timestamp(engine.clock.now());
+    if let Some(exec) = engine.execution.as_object_mut() {
+        exec.insert("RedriveCount".into(), json!(plan.count));
+        exec.insert("RedriveTime".into(), json!(now));
+    }
+    let redriven = engine.recorder.record(
+        engine.recorder.last_id(),
+        "ExecutionRedriven",
+        json!({"redriveCount": plan.count}),
+    );
+    let resume = plan.resume;
+    let mut scope = Scope::new(resume.variables.clone(), redriven, engine.default_language);
+    scope.top = true;
+    let map_run = resume
+        .map_run_arn
+        .as_ref()
+        .and_then(|arn| plan.map_runs.iter().rev().find(|r| &r.map_run_arn == arn))
+        .cloned();
+    *engine.prior.lock().expect("prior lock") = Some(PriorAttempt {
+        completed: resume.completed,
+        map_run,
+    });
+    (scope, resume.state, resume.input)
 }
 
 /// Record `ExecutionStarted` and open the top-level scope after it.
@@ -399,7 +513,9 @@ pub(crate) fn start_execution(engine: &Engine, input: &Value, language: QueryLan
         "ExecutionStarted",
         json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": engine.role_arn}),
     );
-    Scope::new(BTreeMap::new(), started, language)
+    let mut scope = Scope::new(BTreeMap::new(), started, language);
+    scope.top = true;
+    scope
 }
 
 /// `run`'s result, or `None` when `limit` passes first on `clock`.
@@ -463,8 +579,20 @@ pub(crate) fn run_program<'a>(
     input: Value,
     scope: &'a Scope,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, Fault>> + Send + 'a>> {
+    run_program_from(engine, program, &program.start_at, input, scope)
+}
+
+/// Run a program from state `start` (a redrive resumes mid-way) to an end.
+pub(crate) fn run_program_from<'a>(
+    engine: &'a Engine,
+    program: &'a Program,
+    start: &str,
+    input: Value,
+    scope: &'a Scope,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, Fault>> + Send + 'a>> {
+    let start = start.to_owned();
     Box::pin(async move {
-        let mut name: &str = &program.start_at;
+        let mut name: &str = &start;
         let mut input = input;
         loop {
             let Some((key, state)) = program.states.get_key_value(name) else {
@@ -481,6 +609,21 @@ pub(crate) fn run_program<'a>(
                 &format!("{}StateEntered", state.type_name()),
                 json!({"name": key, "input": input, "inputDetails": {"truncated": false}}),
             );
+            // A redrive hands the state it resumes what the last attempt left,
+            // and remembers each top-level state for the next redrive.
+            let prior = if scope.top {
+                let prior = engine.prior.lock().expect("prior lock").take();
+                *engine.position.lock().expect("position lock") = Some(ResumePoint {
+                    state: key.clone(),
+                    input: input.clone(),
+                    variables: scope.variables(),
+                    completed: BTreeMap::new(),
+                    map_run_arn: None,
+                });
+                prior
+            } else {
+                None
+            };
             // Let concurrent branches enter their states too, so the history
             // interleaves Parallel branches the way AWS records them.
             tokio::task::yield_now().await;
@@ -494,6 +637,7 @@ pub(crate) fn run_program<'a>(
                 language,
                 map_item: None,
                 test: None,
+                prior: Mutex::new(prior),
             };
             let transition = crate::states::run_state(state, &ctx, input).await?;
             if serialized_len(&transition.output) > MAX_PAYLOAD_BYTES {

@@ -139,6 +139,11 @@ impl Recorder {
         }
     }
 
+    /// Continue an earlier history (a redrive): new events are numbered after it.
+    pub(crate) fn preload(&self, events: Vec<HistoryEvent>) {
+        *self.events.lock().expect("history lock") = events;
+    }
+
     /// Record an event after `previous` and return its id.
     pub(crate) fn record(&self, previous: u64, event_type: &str, details: Value) -> u64 {
         let mut events = self.events.lock().expect("history lock");

@@ -26,14 +26,16 @@
 //! (Retry/Catch), `test_state` (the TestState API), `clock`, `history`,
 //! `invoker`, `store` (the object store a Distributed Map reads and writes:
 //! S3 in AWS, a directory or memory here), `map_run` (a Distributed Map's Map
-//! Run and child executions; the Map itself is `states/map/`).
+//! Run and child executions; the Map itself is `states/map/`), `redrive`
+//! (running a failed execution again from where it stopped).
 //!
 //! Conformance: `tests/conformance.rs` replays a corpus recorded against real
 //! AWS (set `ASL_CONFORMANCE_CASES`), and the Distributed Map cases beside it.
 //! What is not supported locally, and why, is in the crate's `README.md`:
 //! among it callback/sync integration patterns beyond what the invoker does,
 //! heartbeats (`HeartbeatSeconds` is accepted and never fires), Parquet and
-//! Athena-manifest item readers.
+//! Athena-manifest item readers, and redriving a branch from the step it
+//! failed in.
 
 pub mod clock;
 mod concurrency;
@@ -48,6 +50,7 @@ pub mod jsonata;
 mod key_order;
 pub mod map_run;
 pub mod paths;
+pub mod redrive;
 pub mod retry;
 pub mod states;
 pub mod store;
@@ -64,6 +67,7 @@ pub use execution::{Execution, ExecutionOptions, ExecutionStatus, MAX_PAYLOAD_BY
 pub use history::{HistoryEvent, Observer, RETRY_SCHEDULED};
 pub use invoker::{TaskCall, TaskFailure, TaskInvoker};
 pub use map_run::{ChildExecution, ChildStatus, MapRun, MapRunStatus};
+pub use redrive::{ExecutionRecord, RedriveError, ResumePoint, redrive};
 pub use store::{DirectoryStore, MemoryStore, ObjectStore, ObjectSummary, StoreError};
 pub use substitute::substitute;
 pub use test_state::{

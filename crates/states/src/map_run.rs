@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::history::HistoryEvent;
+use crate::redrive::ResumePoint;
 
 /// `ProcessorConfig.ExecutionType` of a Distributed Map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,4 +143,7 @@ pub struct ChildExecution {
     /// Map Runs of Distributed Maps inside this child.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub map_runs: Vec<MapRun>,
+    /// Where it stopped, unless it succeeded: a redrive resumes it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumePoint>,
 }

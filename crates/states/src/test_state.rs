@@ -157,6 +157,7 @@ pub async fn test_state(
             .unwrap_or(engine.default_language),
         map_item: None,
         test: Some(&mode),
+        prior: Mutex::new(None),
     };
     ctx.inspect("input", || request.input.clone());
     let outcome = crate::states::run_state(state, &ctx, request.input.clone()).await;

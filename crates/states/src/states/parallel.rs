@@ -1,6 +1,7 @@
 //! `Parallel`: runs every branch on the same input at once; the result is the
 //! array of branch outputs. The first branch failure fails the state (the
-//! others are cancelled) with that branch's error.
+//! others are cancelled) with that branch's error. A redrive runs only the
+//! branches that did not succeed.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -46,6 +47,7 @@ impl ParallelState {
     }
 
     async fn attempt(&self, ctx: &StateCtx<'_>, input: &Value) -> Result<Value, Fault> {
+        let done = ctx.take_prior().unwrap_or_default().completed;
         let started = ctx.record("ParallelStateStarted", Value::Null);
         let scopes: Vec<Scope> = self
             .branches
@@ -59,7 +61,21 @@ impl ParallelState {
             .branches
             .iter()
             .zip(&scopes)
-            .map(|(branch, scope)| run_program(ctx.engine, branch, input.clone(), scope))
+            .enumerate()
+            .map(|(index, (branch, scope))| {
+                let earlier = done.get(&index).cloned();
+                let fut: BoxFuture<'_, Result<Value, Fault>> = Box::pin(async move {
+                    let output = match earlier {
+                        Some(output) => output,
+                        None => run_program(ctx.engine, branch, input.clone(), scope).await?,
+                    };
+                    if ctx.scope.top {
+                        ctx.engine.note_completed(index, &output);
+                    }
+                    Ok(output)
+                });
+                fut
+            })
             .collect();
         let outputs = join_until(futures, |_, r| r.is_err()).await;
         ctx.scope.cursor.store(

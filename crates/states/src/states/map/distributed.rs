@@ -13,6 +13,10 @@
 //! timed-out child fails the Map Run with `States.ExceedToleratedFailureThreshold`
 //! (the developer guide: the default tolerance is zero); children still
 //! running are then aborted and those not started stay pending.
+//!
+//! A redrive of the state redrives its Map Run (`MapRunRedriven`): the items
+//! are not read again, succeeded children are kept, and the others run again
+//! (see [`crate::redrive`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,10 +28,11 @@ use super::{Limits, MapState, Processor, exceeds, writer};
 use crate::concurrency::{BoxFuture, join_until};
 use crate::error::{Fault, names};
 use crate::execution::{
-    ChildIdentity, Engine, ExecutionStatus, StateCtx, end_execution, run_program, start_execution,
+    ChildIdentity, Engine, ExecutionStatus, StateCtx, begin, end_execution, run_program_from,
     within,
 };
 use crate::map_run::{ChildExecution, ChildStatus, ExecutionType, MapRun, MapRunStatus};
+use crate::redrive::{Plan, merge_map_runs};
 
 /// An Express child execution may run for at most five minutes.
 const EXPRESS_LIMIT: Duration = Duration::from_secs(300);
@@ -42,6 +47,11 @@ pub(super) async fn attempt(
     let processor = map
         .processor()
         .ok_or_else(|| ctx.runtime("Map state has no ItemProcessor"))?;
+    // A Map Run that never started (its reader failed) starts afresh on a redrive.
+    let earlier = ctx
+        .take_prior()
+        .and_then(|p| p.map_run)
+        .filter(|r| !r.children.is_empty());
     let length = if map.item_reader.is_some() {
         0
     } else {
@@ -49,80 +59,98 @@ pub(super) async fn attempt(
     };
     ctx.record("MapStateStarted", json!({"length": length}));
     let limits = map.limits(ctx, effective)?;
-    let read = match &map.item_reader {
-        Some(r) => Some(r.resolve(ctx, effective)?),
-        None => None,
-    };
-    let batching = match &map.item_batcher {
-        Some(b) => Some(b.resolve(ctx, effective)?),
-        None => None,
-    };
     let output = match &map.result_writer {
         Some(w) => w.resolve(ctx, effective)?,
         None => writer::DEFAULT,
     };
-    let mut run = new_map_run(map, ctx, &limits);
-    ctx.record("MapRunStarted", json!({"mapRunArn": run.map_run_arn}));
     let store = ctx.engine.object_store.as_deref();
-    let outcome = async {
-        let items = match &read {
-            Some(read) => read.items(store).await?,
-            None => items.to_vec(),
-        };
-        let selected = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| map.item_input(ctx, effective, i, item))
-            .collect::<Result<Vec<_>, _>>()?;
-        let inputs: Vec<(Value, usize)> = match &batching {
-            Some(b) => b
-                .batches(selected)
-                .into_iter()
-                .map(|b| (b.input, b.items))
-                .collect(),
-            None => selected.into_iter().map(|v| (v, 1)).collect(),
-        };
-        let total = inputs.iter().map(|(_, n)| n).sum();
-        let (children, exceeded) =
-            run_children(map, processor, ctx, &run, &limits, inputs, total).await;
-        run.children = children;
-        run.count();
-        let threshold = exceeded.then(|| {
-            Fault::new(
-                names::EXCEEDED_TOLERATED_FAILURE_THRESHOLD,
-                "The specified tolerated failure threshold was exceeded",
-            )
-        });
-        // Results are written for a failed Map Run too: its FAILED and
-        // PENDING files say what to redrive.
-        let result = output.finish(&run, store).await;
-        match (threshold, result) {
-            (Some(f), _) | (None, Err(f)) => Err(f),
-            (None, Ok(v)) => Ok(v),
+    let (mut run, jobs) = match earlier {
+        Some(earlier) => redriven_run(ctx, earlier, &limits),
+        None => {
+            let read = match &map.item_reader {
+                Some(r) => Some(r.resolve(ctx, effective)?),
+                None => None,
+            };
+            let batching = match &map.item_batcher {
+                Some(b) => Some(b.resolve(ctx, effective)?),
+                None => None,
+            };
+            let run = new_map_run(map, ctx, &limits);
+            ctx.record("MapRunStarted", json!({"mapRunArn": run.map_run_arn}));
+            let jobs = async {
+                let items = match &read {
+                    Some(read) => read.items(store).await?,
+                    None => items.to_vec(),
+                };
+                let selected = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| map.item_input(ctx, effective, i, item))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let inputs: Vec<(Value, usize)> = match &batching {
+                    Some(b) => b
+                        .batches(selected)
+                        .into_iter()
+                        .map(|b| (b.input, b.items))
+                        .collect(),
+                    None => selected.into_iter().map(|v| (v, 1)).collect(),
+                };
+                Ok(new_jobs(ctx, &run, inputs))
+            }
+            .await;
+            match jobs {
+                Ok(jobs) => (run, jobs),
+                Err(fault) => {
+                    end_run(ctx, run, Some(&fault));
+                    return Err(fault);
+                }
+            }
         }
+    };
+    if ctx.scope.top {
+        ctx.engine.note_map_run(&run.map_run_arn);
     }
-    .await;
+    let total = jobs.iter().map(|j| j.items).sum();
+    let (children, exceeded) = run_children(processor, ctx, &run, &limits, jobs, total).await;
+    run.children = children;
+    run.count();
+    let threshold = exceeded.then(|| {
+        Fault::new(
+            names::EXCEEDED_TOLERATED_FAILURE_THRESHOLD,
+            "The specified tolerated failure threshold was exceeded",
+        )
+    });
+    // Results are written for a failed Map Run too: its FAILED and PENDING
+    // files say what a redrive will run again.
+    let result = output.finish(&run, store).await;
+    let outcome = match (threshold, result) {
+        (Some(f), _) | (None, Err(f)) => Err(f),
+        (None, Ok(v)) => Ok(v),
+    };
+    end_run(ctx, run, outcome.as_ref().err());
+    outcome
+}
+
+/// Record how the Map Run ended (`failure`, or success) and keep its record.
+fn end_run(ctx: &StateCtx<'_>, mut run: MapRun, failure: Option<&Fault>) {
     run.stop_date = Some(ctx.engine.clock.now());
-    let succeeded = run.item_counts.succeeded;
-    run.item_counts.results_written = succeeded;
+    run.count();
+    run.item_counts.results_written = run.item_counts.succeeded;
     run.execution_counts.results_written = run.execution_counts.succeeded;
-    let result = match outcome {
-        Ok(v) => {
+    match failure {
+        None => {
             run.status = MapRunStatus::Succeeded;
             ctx.record("MapRunSucceeded", Value::Null);
             ctx.record("MapStateSucceeded", Value::Null);
-            Ok(v)
         }
-        Err(fault) => {
+        Some(fault) => {
             run.status = MapRunStatus::Failed;
             run.error = fault.error.clone();
             run.cause = fault.cause.clone();
             ctx.record("MapRunFailed", fault.to_details());
-            Err(fault)
         }
-    };
+    }
     ctx.engine.map_runs.lock().expect("map runs lock").push(run);
-    result
 }
 
 fn new_map_run(map: &MapState, ctx: &StateCtx<'_>, limits: &Limits) -> MapRun {
@@ -153,13 +181,99 @@ fn new_map_run(map: &MapState, ctx: &StateCtx<'_>, limits: &Limits) -> MapRun {
     }
 }
 
-/// A child's names, fixed before it starts.
-struct Child {
+/// The earlier Map Run, running again: same ARN and items, one more redrive.
+fn redriven_run(ctx: &StateCtx<'_>, earlier: MapRun, limits: &Limits) -> (MapRun, Vec<Job>) {
+    let mut run = earlier;
+    run.status = MapRunStatus::Running;
+    run.stop_date = None;
+    run.error = None;
+    run.cause = None;
+    run.redrive_count += 1;
+    run.max_concurrency = limits.max_concurrency as u64;
+    ctx.record(
+        "MapRunRedriven",
+        json!({"mapRunArn": run.map_run_arn, "redriveCount": run.redrive_count}),
+    );
+    let express = run.execution_type == ExecutionType::Express;
+    let jobs = std::mem::take(&mut run.children)
+        .into_iter()
+        .map(|child| {
+            // Express children are started again as new executions.
+            let renamed = express && child.status.is_unsuccessful();
+            let name = if renamed {
+                uuid::Uuid::new_v4().to_string()
+            } else {
+                child.name.clone()
+            };
+            Job {
+                index: child.index,
+                items: child.items,
+                input: child.input.clone(),
+                execution_arn: child_arn(ctx, &run, &name),
+                name,
+                earlier: (!renamed).then_some(child),
+            }
+        })
+        .collect();
+    (run, jobs)
+}
+
+/// A child to run (or, after a redrive, to keep or run again).
+struct Job {
     index: usize,
     items: usize,
     input: Value,
     name: String,
     execution_arn: String,
+    /// The child's record from the Map Run's previous attempt.
+    earlier: Option<ChildExecution>,
+}
+
+fn new_jobs(ctx: &StateCtx<'_>, run: &MapRun, inputs: Vec<(Value, usize)>) -> Vec<Job> {
+    inputs
+        .into_iter()
+        .enumerate()
+        .map(|(index, (input, items))| {
+            let name = uuid::Uuid::new_v4().to_string();
+            Job {
+                index,
+                items,
+                input,
+                execution_arn: child_arn(ctx, run, &name),
+                name,
+                earlier: None,
+            }
+        })
+        .collect()
+}
+
+/// The children's state machine: `STATE_MACHINE/LABEL`, its name and ARN.
+fn child_state_machine(ctx: &StateCtx<'_>, run: &MapRun) -> (String, String) {
+    let label = run
+        .map_run_arn
+        .rsplit_once(':')
+        .and_then(|(head, _)| head.rsplit_once('/'))
+        .map_or(ctx.name, |(_, label)| label);
+    let name = format!(
+        "{}/{label}",
+        ctx.engine.state_machine["Name"].as_str().unwrap_or("")
+    );
+    let arn = format!(
+        "arn:aws:states:{}:{}:stateMachine:{name}",
+        ctx.engine.region, ctx.engine.account_id
+    );
+    (name, arn)
+}
+
+fn child_arn(ctx: &StateCtx<'_>, run: &MapRun, name: &str) -> String {
+    let (sm_name, _) = child_state_machine(ctx, run);
+    let (region, account) = (&ctx.engine.region, &ctx.engine.account_id);
+    if run.execution_type == ExecutionType::Express {
+        let run_id = run.map_run_arn.rsplit(':').next().unwrap_or_default();
+        format!("arn:aws:states:{region}:{account}:express:{sm_name}:{run_id}:{name}")
+    } else {
+        format!("arn:aws:states:{region}:{account}:execution:{sm_name}:{name}")
+    }
 }
 
 /// A started child's engine and start time, kept outside its future so that
@@ -168,75 +282,60 @@ type Started = Mutex<Option<(Arc<Engine>, DateTime<Utc>)>>;
 
 /// Run every child; returns them in order and whether the threshold was passed.
 async fn run_children(
-    map: &MapState,
     processor: &Processor,
     ctx: &StateCtx<'_>,
     run: &MapRun,
     limits: &Limits,
-    inputs: Vec<(Value, usize)>,
+    jobs: Vec<Job>,
     total_items: usize,
 ) -> (Vec<ChildExecution>, bool) {
-    let label = map.label.as_deref().unwrap_or(ctx.name);
-    let sm_name = format!(
-        "{}/{label}",
-        ctx.engine.state_machine["Name"].as_str().unwrap_or("")
-    );
-    let sm_arn = format!(
-        "arn:aws:states:{}:{}:stateMachine:{sm_name}",
-        ctx.engine.region, ctx.engine.account_id
-    );
-    let run_id = run.map_run_arn.rsplit(':').next().unwrap_or_default();
+    let (sm_name, sm_arn) = child_state_machine(ctx, run);
     let express = run.execution_type == ExecutionType::Express;
-    let children: Vec<Child> = inputs
-        .into_iter()
-        .enumerate()
-        .map(|(index, (input, items))| {
-            let name = uuid::Uuid::new_v4().to_string();
-            let (region, account) = (&ctx.engine.region, &ctx.engine.account_id);
-            let execution_arn = if express {
-                format!("arn:aws:states:{region}:{account}:express:{sm_name}:{run_id}:{name}")
-            } else {
-                format!("arn:aws:states:{region}:{account}:execution:{sm_name}:{name}")
-            };
-            Child {
-                index,
-                items,
-                input,
-                name,
-                execution_arn,
-            }
-        })
-        .collect();
     let permits = if limits.max_concurrency == 0 {
         tokio::sync::Semaphore::MAX_PERMITS
     } else {
         limits.max_concurrency
     };
     let semaphore = tokio::sync::Semaphore::new(permits);
-    let started: Vec<Started> = children.iter().map(|_| Mutex::new(None)).collect();
+    let started: Vec<Started> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let language = processor.program.query_language.unwrap_or(ctx.language);
-    let futures: Vec<BoxFuture<'_, ChildExecution>> = children
+    let futures: Vec<BoxFuture<'_, ChildExecution>> = jobs
         .iter()
         .zip(&started)
-        .map(|(child, slot)| {
+        .map(|(job, slot)| {
             let (semaphore, sm_arn, sm_name) = (&semaphore, &sm_arn, &sm_name);
             let fut: BoxFuture<'_, ChildExecution> = Box::pin(async move {
+                let earlier = job.earlier.as_ref();
+                if let Some(kept) = earlier.filter(|c| c.status == ChildStatus::Succeeded) {
+                    return kept.clone();
+                }
                 let _permit = semaphore
                     .acquire()
                     .await
                     .expect("semaphore is never closed");
                 let start = ctx.engine.clock.now();
                 let who = ChildIdentity {
-                    execution_arn: &child.execution_arn,
-                    name: &child.name,
+                    execution_arn: &job.execution_arn,
+                    name: &job.name,
                     state_machine_arn: sm_arn,
                     state_machine_name: sm_name,
                 };
-                let engine = Arc::new(ctx.engine.child(&who, &child.input, language, start));
+                let mut engine = ctx.engine.child(&who, &job.input, language, start);
+                // A child that ran before is redriven from where it stopped.
+                let plan = earlier.and_then(|c| {
+                    c.resume.clone().map(|resume| Plan {
+                        count: c.redrive_count + 1,
+                        history: c.history.clone(),
+                        resume,
+                        map_runs: c.map_runs.clone(),
+                    })
+                });
+                let (scope, at, input) =
+                    begin(&mut engine, &processor.program, job.input.clone(), plan);
+                let engine = Arc::new(engine);
                 *slot.lock().expect("child slot lock") = Some((engine.clone(), start));
-                progress(ctx, "MapIterationStarted", child.index);
-                let scope = start_execution(&engine, &child.input, language);
-                let program = run_program(&engine, &processor.program, child.input.clone(), &scope);
+                progress(ctx, "MapIterationStarted", job.index);
+                let program = run_program_from(&engine, &processor.program, &at, input, &scope);
                 let result = if express {
                     within(&*engine.clock, EXPRESS_LIMIT, program).await
                 } else {
@@ -253,8 +352,8 @@ async fn run_children(
                 } else {
                     "MapIterationFailed"
                 };
-                progress(ctx, event, child.index);
-                let mut record = finished(child, sm_arn, &engine, start, status);
+                progress(ctx, event, job.index);
+                let mut record = finished(job, sm_arn, &engine, start, status);
                 record.output = output;
                 record.error = error;
                 record.cause = cause;
@@ -275,64 +374,88 @@ async fn run_children(
     .await;
     let records = outcomes
         .into_iter()
-        .zip(&children)
+        .zip(&jobs)
         .zip(&started)
-        .map(|((outcome, child), slot)| match outcome {
+        .map(|((outcome, job), slot)| match outcome {
             Some(record) => record,
             None => match slot.lock().expect("child slot lock").take() {
                 // Started but cut short by the threshold: aborted, as AWS stops it.
                 Some((engine, start)) => {
                     let last = engine.recorder.last_id();
                     engine.recorder.record(last, "ExecutionAborted", json!({}));
-                    finished(child, &sm_arn, &engine, start, ChildStatus::Aborted)
+                    finished(job, &sm_arn, &engine, start, ChildStatus::Aborted)
                 }
-                None => ChildExecution {
-                    index: child.index,
-                    items: child.items,
-                    name: child.name.clone(),
-                    execution_arn: child.execution_arn.clone(),
-                    state_machine_arn: sm_arn.clone(),
-                    status: ChildStatus::Pending,
-                    input: child.input.clone(),
-                    output: None,
-                    error: None,
-                    cause: None,
-                    start_date: None,
-                    stop_date: None,
-                    redrive_count: 0,
-                    history: Vec::new(),
-                    map_runs: Vec::new(),
-                },
+                None => pending(job, &sm_arn),
             },
         })
         .collect();
     (records, exceeded)
 }
 
-/// The record of a child that ran, with its history and nested Map Runs.
+/// A child the Map Run never started (it keeps what an earlier attempt left).
+fn pending(job: &Job, state_machine_arn: &str) -> ChildExecution {
+    if let Some(earlier) = &job.earlier {
+        return ChildExecution {
+            status: if earlier.status == ChildStatus::Succeeded {
+                ChildStatus::Succeeded
+            } else {
+                ChildStatus::Pending
+            },
+            ..earlier.clone()
+        };
+    }
+    ChildExecution {
+        index: job.index,
+        items: job.items,
+        name: job.name.clone(),
+        execution_arn: job.execution_arn.clone(),
+        state_machine_arn: state_machine_arn.to_owned(),
+        status: ChildStatus::Pending,
+        input: job.input.clone(),
+        output: None,
+        error: None,
+        cause: None,
+        start_date: None,
+        stop_date: None,
+        redrive_count: 0,
+        history: Vec::new(),
+        map_runs: Vec::new(),
+        resume: None,
+    }
+}
+
+/// The record of a child that ran, with its history, nested Map Runs and,
+/// unless it succeeded, where it stopped.
 fn finished(
-    child: &Child,
+    job: &Job,
     state_machine_arn: &str,
     engine: &Engine,
     start: DateTime<Utc>,
     status: ChildStatus,
 ) -> ChildExecution {
+    let earlier_runs = job.earlier.as_ref().map(|c| c.map_runs.as_slice());
+    let resume = if status == ChildStatus::Succeeded {
+        None
+    } else {
+        engine.position.lock().expect("position lock").clone()
+    };
     ChildExecution {
-        index: child.index,
-        items: child.items,
-        name: child.name.clone(),
-        execution_arn: child.execution_arn.clone(),
+        index: job.index,
+        items: job.items,
+        name: job.name.clone(),
+        execution_arn: job.execution_arn.clone(),
         state_machine_arn: state_machine_arn.to_owned(),
         status,
-        input: child.input.clone(),
+        input: job.input.clone(),
         output: None,
         error: None,
         cause: None,
         start_date: Some(start),
         stop_date: Some(engine.clock.now()),
-        redrive_count: 0,
+        redrive_count: engine.redrive_count(),
         history: engine.recorder.take(),
-        map_runs: engine.take_map_runs(),
+        map_runs: merge_map_runs(earlier_runs.unwrap_or_default(), engine.take_map_runs()),
+        resume,
     }
 }
 

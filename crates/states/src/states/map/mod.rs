@@ -355,6 +355,7 @@ impl MapState {
             language: ctx.language,
             map_item: Some((index, item.clone())),
             test: None,
+            prior: std::sync::Mutex::new(None),
         };
         if ctx.language == QueryLanguage::JSONata {
             let states = jsonata::states_var(&item_ctx, effective, None, None);
@@ -373,6 +374,8 @@ impl MapState {
         let processor = self
             .processor()
             .ok_or_else(|| ctx.runtime("Map state has no ItemProcessor"))?;
+        // A redrive runs only the iterations that did not succeed.
+        let done = ctx.take_prior().unwrap_or_default().completed;
         let started = ctx.record("MapStateStarted", json!({"length": items.len()}));
         let limits = &self.limits(ctx, effective)?;
         ctx.inspect("maxConcurrency", || json!(limits.max_concurrency));
@@ -401,7 +404,12 @@ impl MapState {
             .enumerate()
             .map(|(index, item)| {
                 let (semaphore, status, scope) = (&semaphore, &status[index], &scopes[index]);
+                let earlier = done.get(&index).cloned();
                 let fut: BoxFuture<'_, Result<Value, Fault>> = Box::pin(async move {
+                    if let Some(output) = earlier {
+                        ctx.engine.note_completed(index, &output);
+                        return Ok(output);
+                    }
                     let _permit = semaphore
                         .acquire()
                         .await
@@ -411,6 +419,9 @@ impl MapState {
                         .iteration(ctx, processor, scope, effective, index, item)
                         .await;
                     status.store(DONE, Ordering::SeqCst);
+                    if let (true, Ok(output)) = (ctx.scope.top, &result) {
+                        ctx.engine.note_completed(index, output);
+                    }
                     result
                 });
                 fut
