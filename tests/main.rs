@@ -4,6 +4,7 @@ mod alpaca;
 mod analytics_cli;
 mod architecture;
 mod aws;
+mod backtest_cli;
 mod bot;
 mod docs_commands;
 mod lambda_runtime;

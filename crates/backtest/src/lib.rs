@@ -42,7 +42,10 @@ pub mod stats;
 pub use engine::{Backtest, Progress, day_number};
 pub use error::BacktestError;
 pub use factor::QUANTILES;
-pub use input::{backtest_file, backtest_file_with_progress, backtest_frame};
+pub use input::{
+    TidiedBars, backtest_bars, backtest_file, backtest_file_with_progress, backtest_frame,
+    tidy_source_bars,
+};
 pub use output::{summary_json, write_outputs};
 pub use panel::SymbolData;
 pub use parquet_input::backtest_parquet;

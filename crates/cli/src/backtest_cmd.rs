@@ -1,6 +1,6 @@
-//! `screener backtest`: screens backtested over a bars file (`screener-backtest`, the spec in
-//! shared/specs/backtest.md), its files written to a directory, progress on stderr, and a
-//! closing table per screen against the benchmark.
+//! `screener backtest`: screens backtested over a bars file or a market data source
+//! (`screener-backtest`, the spec in shared/specs/backtest.md), its files written to a
+//! directory, progress on stderr, and a closing table per screen against the benchmark.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,26 +10,46 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 use screener_backtest::{
-    BacktestError, BacktestResult, Portfolio, Settings, backtest_file_with_progress, write_outputs,
+    BacktestError, BacktestResult, Portfolio, Settings, backtest_bars, backtest_file_with_progress,
+    write_outputs,
 };
+use screener_core::Symbol;
 
 use crate::DataError;
 use crate::analytics_cmd::load_screens;
 
+/// Calendar days of bars read before `--start` from a source: 252 sessions warm the 52-week
+/// and 200-day indicators up, with room for holidays.
+const WARM_UP_DAYS: i64 = 400;
+
 /// Arguments of `screener backtest`.
 #[derive(Args, Debug, Clone)]
 #[command(
-    about = "Backtest screens over a bars file: equal-weight portfolios rebalanced every K sessions, against every eligible symbol",
-    after_help = "Semantics: shared/specs/backtest.md (fills at the next open, fees on top, forward returns and the alphalens factor analysis).\n\
-Writes summary.json, equity.csv and selections.csv to --out (default: backtests/<id>/ under the store, SCREENER_STORE or ./screener-data).\n\n\
+    about = "Backtest screens over a bars file or a market data source: equal-weight portfolios rebalanced every K sessions, against every eligible symbol",
+    group = clap::ArgGroup::new("input").required(true).args(["bars", "source"]),
+    after_help = "Semantics: shared/specs/backtest.md (fills at the next open, fees on top, forward returns and the alphalens factor analysis); docs/backtest.md says how to read the results.\n\
+Writes summary.json, equity.csv, selections.csv and report.html to --out (default: backtests/<id>/ under the store, --store, SCREENER_STORE or ./screener-data).\n\n\
 Examples:\n  \
 screener backtest --bars ../shared/data/sp500_5yr.csv.gz --start 2014-01-01\n  \
+screener backtest --source synthetic --symbols 200 --start 2025-06-02 --end 2026-06-01 --every 10\n  \
 screener backtest --bars bars.parquet --screens my_screens.toml --start 2020-01-01 --end 2023-12-31 --every 10 --cost-bps 5 --out bt/"
 )]
 pub struct BacktestArgs {
     /// Bars to read: a .csv, .csv.gz or .parquet file
     #[arg(long, value_name = "FILE")]
-    pub bars: PathBuf,
+    pub bars: Option<PathBuf>,
+    /// Market data instead of a file, as `screener run` takes it: synthetic | csv:PATH | alpaca (through the bar history the daily run keeps in the store)
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Size of the synthetic market (with --source synthetic) [env SCREENER_SYNTHETIC_SYMBOLS, default 500]
+    #[arg(long, value_name = "N")]
+    pub symbols: Option<usize>,
+    /// Only the first N symbols of the source's universe (with --source)
+    #[arg(long, value_name = "N")]
+    pub max_symbols: Option<usize>,
+    /// Store location, a directory or s3://BUCKET/PREFIX: the default --out and, with --source alpaca, the bar history [env SCREENER_STORE, default ./screener-data]
+    #[arg(long, value_name = "LOCATION")]
+    pub store: Option<String>,
     /// Screens to backtest (TOML); default: the built-in screens
     #[arg(long, value_name = "FILE")]
     pub screens: Option<PathBuf>,
@@ -76,18 +96,21 @@ fn classify(error: BacktestError) -> anyhow::Error {
 }
 
 /// `backtests/<id>/` under the store directory.
-fn default_out() -> anyhow::Result<PathBuf> {
-    let store = std::env::var("SCREENER_STORE").unwrap_or_else(|_| "screener-data".to_string());
+fn default_out(store: Option<&str>) -> anyhow::Result<PathBuf> {
+    let store = store
+        .map(str::to_string)
+        .or_else(|| std::env::var("SCREENER_STORE").ok())
+        .unwrap_or_else(|| "screener-data".to_string());
     anyhow::ensure!(
         !store.starts_with("s3://"),
-        "SCREENER_STORE is {store}: give --out DIR to write the backtest's files locally"
+        "the store is {store}: give --out DIR to write the backtest's files locally"
     );
     let id = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     Ok(Path::new(&store).join("backtests").join(id))
 }
 
-/// `screener backtest --bars FILE --start D ...`.
-pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+/// `screener backtest (--bars FILE | --source SOURCE) --start D ...`.
+pub async fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     let screens = load_screens(args.screens.as_deref())?;
     let settings = Settings {
         start: args.start,
@@ -100,12 +123,16 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     screener_backtest::Backtest::check(&settings, &screens).map_err(classify)?;
     let out = match &args.out {
         Some(dir) => dir.clone(),
-        None => default_out()?,
+        None => default_out(args.store.as_deref())?,
+    };
+    let input = match (&args.bars, &args.source) {
+        (Some(bars), _) => bars.display().to_string(),
+        (None, Some(source)) => format!("--source {source}"),
+        (None, None) => unreachable!("clap requires --bars or --source"),
     };
     eprintln!(
-        "backtest: {} screen(s) over {}, from {}{}, every {} sessions, {} bps, horizons {:?}",
+        "backtest: {} screen(s) over {input}, from {}{}, every {} sessions, {} bps, horizons {:?}",
         screens.screens.len(),
-        args.bars.display(),
         settings.start,
         settings.end.map_or(String::new(), |e| format!(" to {e}")),
         settings.every,
@@ -115,9 +142,15 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     let progress = |phase: &str, took: Duration| {
         eprintln!("backtest: {phase}: {:.2} s", took.as_secs_f64());
     };
-    let result = backtest_file_with_progress(&args.bars, &screens, &settings, Some(&progress))
-        .map_err(classify)
-        .with_context(|| format!("backtesting over {}", args.bars.display()))?;
+    let result = match &args.bars {
+        Some(bars) => backtest_file_with_progress(bars, &screens, &settings, Some(&progress)),
+        None => {
+            let bars = source_bars(&args, &settings).await?;
+            backtest_bars(&bars, &screens, &settings, &input, Some(&progress))
+        }
+    }
+    .map_err(classify)
+    .with_context(|| format!("backtesting over {input}"))?;
     let files = write_outputs(&result, &out).map_err(classify)?;
     print!("{}", table(&result));
     println!("\nwrote:");
@@ -125,6 +158,78 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         println!("  {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bars of `--source` from the warm-up before `--start` to `--end` (default: the last
+/// completed session), built by the composition root as `screener run` builds them. Alpaca's
+/// bars go through the history the daily run keeps in the store: what is stored is read,
+/// only what is missing is fetched, and the history is saved for the next run.
+async fn source_bars(
+    args: &BacktestArgs,
+    settings: &Settings,
+) -> anyhow::Result<screener_core::bar::BarsBySymbol> {
+    let config = crate::config_with(&[
+        ("SCREENER_SOURCE", args.source.clone()),
+        ("SCREENER_STORE", args.store.clone()),
+        (
+            "SCREENER_SYNTHETIC_SYMBOLS",
+            args.symbols.map(|n| n.to_string()),
+        ),
+    ])?;
+    let deps = screener_runtime::build_deps(&config).await?;
+    let source = deps.market.source();
+    let mut symbols: Vec<Symbol> = deps
+        .market
+        .universe()
+        .await
+        .with_context(|| format!("reading the universe of {}", source.description))?
+        .into_iter()
+        .map(|asset| asset.symbol)
+        .collect();
+    if let Some(n) = args.max_symbols {
+        symbols.truncate(n);
+    }
+    let end = settings
+        .end
+        .unwrap_or_else(|| fetch_universe::last_completed_session(chrono::Utc::now()));
+    let from = settings.start - chrono::Duration::days(WARM_UP_DAYS);
+    eprintln!(
+        "backtest: reading {} symbols from {} ({from} to {end})",
+        symbols.len(),
+        source.description
+    );
+    let bars = if fetch_bars::keeps_history(&source) {
+        screener_alpaca::history::fetch_incremental(
+            deps.store.clone(),
+            deps.market.as_ref(),
+            &screener_alpaca::history::history_prefix(&source),
+            &symbols,
+            from,
+            end,
+        )
+        .await
+        .context("reading the bar history")?
+        .bars
+    } else {
+        deps.market
+            .daily_bars(&symbols, from, end)
+            .await
+            .with_context(|| format!("reading bars from {}", source.description))?
+    };
+    let mut bars = bars;
+    let tidied = screener_backtest::tidy_source_bars(&mut bars);
+    if tidied != screener_backtest::TidiedBars::default() {
+        eprintln!(
+            "backtest: dropped {} duplicate and {} invalid bar(s) the source returned",
+            tidied.duplicates, tidied.invalid
+        );
+    }
+    anyhow::ensure!(
+        !bars.is_empty(),
+        "{} has no bars from {from} to {end}",
+        source.description
+    );
+    Ok(bars)
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -262,8 +367,8 @@ mod tests {
         out
     }
 
-    #[test]
-    fn a_backtest_writes_its_files_and_the_table_has_a_row_per_portfolio() {
+    #[tokio::test]
+    async fn a_backtest_writes_its_files_and_the_table_has_a_row_per_portfolio() {
         let dir = tempfile::tempdir().unwrap();
         let bars = dir.path().join("bars.csv");
         std::fs::write(&bars, bars_csv()).unwrap();
@@ -275,7 +380,11 @@ mod tests {
         .unwrap();
         let out = dir.path().join("out");
         let args = BacktestArgs {
-            bars,
+            bars: Some(bars),
+            source: None,
+            symbols: None,
+            max_symbols: None,
+            store: None,
             screens: Some(screens),
             start: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
             end: None,
@@ -284,8 +393,13 @@ mod tests {
             horizons: vec![1, 5],
             out: Some(out.clone()),
         };
-        run_backtest(args.clone()).unwrap();
-        for f in ["summary.json", "equity.csv", "selections.csv"] {
+        run_backtest(args.clone()).await.unwrap();
+        for f in [
+            "summary.json",
+            "equity.csv",
+            "selections.csv",
+            "report.html",
+        ] {
             assert!(out.join(f).exists(), "{f}");
         }
         let selections = std::fs::read_to_string(out.join("selections.csv")).unwrap();
@@ -295,10 +409,14 @@ mod tests {
         assert!(equity.starts_with("date,cheap,benchmark\n"), "{equity}");
     }
 
-    #[test]
-    fn bad_flags_are_refused_before_the_bars_are_read() {
+    #[tokio::test]
+    async fn bad_flags_are_refused_before_the_bars_are_read() {
         let args = BacktestArgs {
-            bars: "does-not-exist.csv".into(),
+            bars: Some("does-not-exist.csv".into()),
+            source: None,
+            symbols: None,
+            max_symbols: None,
+            store: None,
             screens: None,
             start: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
             end: Some(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
@@ -307,7 +425,7 @@ mod tests {
             horizons: vec![1],
             out: None,
         };
-        let err = run_backtest(args.clone()).unwrap_err();
+        let err = run_backtest(args.clone()).await.unwrap_err();
         assert_eq!(err.to_string(), "end 2024-01-01 is before start 2024-01-10");
         assert_eq!(crate::exit_code_for(&err), ExitCode::from(2));
         let err = run_backtest(BacktestArgs {
@@ -315,6 +433,7 @@ mod tests {
             every: 0,
             ..args
         })
+        .await
         .unwrap_err();
         assert!(err.to_string().contains("--every"), "{err}");
     }

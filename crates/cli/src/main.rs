@@ -55,7 +55,7 @@ enum Command {
     Indicators(IndicatorsArgs),
     /// Screen every symbol of a bars file on its latest bar: metrics, pass/rank per screen.
     Screen(ScreenArgs),
-    /// Backtest screens over a bars file (shared/specs/backtest.md): portfolios, benchmark, factor analysis.
+    /// Backtest screens over a bars file or a market data source (shared/specs/backtest.md): portfolios, benchmark, factor analysis.
     Backtest(screener_cli::backtest_cmd::BacktestArgs),
 }
 
@@ -170,7 +170,7 @@ async fn main() -> ExitCode {
         Command::Remote(command) => screener_cli::remote_cmd::run(command).await,
         Command::Indicators(args) => screener_cli::analytics_cmd::run_indicators(args),
         Command::Screen(args) => screener_cli::analytics_cmd::run_screen(args),
-        Command::Backtest(args) => screener_cli::backtest_cmd::run_backtest(args),
+        Command::Backtest(args) => screener_cli::backtest_cmd::run_backtest(args).await,
     };
     match result {
         Ok(code) => code,
