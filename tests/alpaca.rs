@@ -3,7 +3,7 @@
 //! Alpaca client over HTTP. A backfill, an incremental day, a split that forces a refetch, an
 //! outage that opens the circuit, and refused keys.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::steps::LocalInvoker;
 use screener_core::Deps;
 use screener_core::config::Settings;
-use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
 use screener_core::parquet::read_bars_parquet;
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 use screener_core::validation::ValidationRules;
@@ -94,6 +94,8 @@ async fn world(
         store: Arc::new(DirStore::new(dir)),
         market: client.clone(),
         metrics: Arc::new(MemoryMetrics::default()),
+        secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
+        notifier: Arc::new(MemoryNotifier::default()),
         settings: Settings {
             batch_size: BATCH,
             lookback_days: 400,

@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use screener_aws::S3Store;
 use screener_core::Deps;
 use screener_core::config::Settings;
-use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
 use screener_core::ports::Store;
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::validation::ValidationRules;
@@ -88,6 +88,8 @@ fn deps(store: Arc<dyn Store>) -> Deps {
         store,
         market: Arc::new(SyntheticMarket::new(SEED, SYMBOLS).unwrap()),
         metrics: Arc::new(MemoryMetrics::default()),
+        secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
+        notifier: Arc::new(MemoryNotifier::default()),
         settings: Settings {
             batch_size: BATCH,
             lookback_days: 400,

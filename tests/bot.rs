@@ -4,7 +4,7 @@
 //! answering from the real `results.csv`.
 
 use crate::support::run_succeeding;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,11 +13,16 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use screener_core::Deps;
-use screener_core::config::Config;
-use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::config::{BotSettings, Config};
+use screener_core::local::{
+    DirStore, EnvSecrets, FakeBrokerage, MemoryMetrics, MemoryNotifier, RerunNotConfigured,
+};
 use screener_core::ports::{SecretString, Secrets, SecretsError};
+use screener_core::results::ResultsTable;
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
+use screener_telegram::TelegramNotifier;
+use screener_telegram::{alerts, subscriptions};
 use serde_json::{Value, json};
 
 fn date(d: u32) -> NaiveDate {
@@ -41,6 +46,8 @@ fn deps(dir: &Path) -> (Deps, Arc<MemoryMetrics>) {
         store: Arc::new(DirStore::new(dir)),
         market: Arc::new(SyntheticMarket::new(42, 120).unwrap()),
         metrics: metrics.clone(),
+        secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
+        notifier: Arc::new(MemoryNotifier::default()),
         settings,
     };
     (deps, metrics)
@@ -300,16 +307,21 @@ fn fake_telegram() -> (String, Arc<Mutex<Vec<Value>>>) {
     (url, received)
 }
 
+/// `deps` with publish's notifier on the Bot API at `url` (the bot token from [`TestSecrets`]).
+fn telegram_at(deps: &Deps, url: &str) -> Deps {
+    let token = BotSettings::default().params.bot_token;
+    Deps {
+        notifier: Arc::new(TelegramNotifier::new(url, Arc::new(TestSecrets), &token)),
+        ..deps.clone()
+    }
+}
+
 #[tokio::test]
 async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_fails_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (deps, _) = deps(dir.path());
     let (url, received) = fake_telegram();
-    // Only this test's store has subscribers, so other tests' publishes never read these.
-    unsafe {
-        std::env::set_var("TELEGRAM_API_URL", &url);
-        std::env::set_var("TELEGRAM_BOT_TOKEN", "42:integration-test");
-    }
+    let deps = telegram_at(&deps, &url);
     run_succeeding(&deps, month_before(), "alerts-day-1").await;
     let store = deps.store.as_ref();
     for screen in [
@@ -317,7 +329,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
         "golden_cross_trend",
         "new_high_heavy_volume",
     ] {
-        bot::subscriptions::add(store, 77, screen).await.unwrap();
+        subscriptions::add(store, 77, screen).await.unwrap();
     }
     assert!(received.lock().unwrap().is_empty());
 
@@ -325,7 +337,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
 
     // What changed between the two results files...
     let table = |d: NaiveDate| async move {
-        bot::results::ResultsTable::parse(
+        ResultsTable::parse(
             &store
                 .get(&keys::results_file(d, "results.csv"))
                 .await
@@ -335,7 +347,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
     };
     let (before, now) = (table(month_before()).await, table(date(13)).await);
     let m = manifest(&deps, date(13)).await;
-    let changes = bot::alerts::diff_screens(&m, &now, Some(&before));
+    let changes = alerts::diff_screens(&m, &now, Some(&before));
     let changed: Vec<_> = changes
         .iter()
         .filter(|c| c.screen != "oversold_uptrend")
@@ -375,17 +387,10 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
     let dead = TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
-    unsafe {
-        std::env::set_var("TELEGRAM_API_URL", &dead_url);
-    }
-    run_succeeding(&deps, date(16), "alerts-day-3").await;
+    run_succeeding(&telegram_at(&deps, &dead_url), date(16), "alerts-day-3").await;
     let latest: LatestPointer =
         serde_json::from_slice(&store.get(keys::LATEST).await.unwrap()).unwrap();
     assert_eq!(latest.date, date(16));
-    unsafe {
-        std::env::remove_var("TELEGRAM_API_URL");
-        std::env::remove_var("TELEGRAM_BOT_TOKEN");
-    }
 }
 
 struct TestSecrets;
@@ -395,6 +400,7 @@ impl Secrets for TestSecrets {
     async fn get(&self, name: &str) -> Result<SecretString, SecretsError> {
         match name.rsplit('/').next() {
             Some("secret_token") => Ok(SecretString::new("s3cret")),
+            Some("bot_token") => Ok(SecretString::new("42:integration-test")),
             Some("allowed_chat_ids") => Ok(SecretString::new("5")),
             _ => Err(SecretsError::Missing {
                 name: name.into(),
@@ -413,9 +419,10 @@ async fn the_bot_answers_from_a_real_run() {
     let bot_deps = bot::BotDeps::new(
         deps.store.clone(),
         Arc::new(TestSecrets),
-        Arc::new(bot::brokerage::FakeBrokerage::demo()),
-        Arc::new(bot::rerun::RerunNotConfigured("test".into())),
-        bot::config::BotSettings::default(),
+        deps.notifier.clone(),
+        Arc::new(FakeBrokerage::demo()),
+        Arc::new(RerunNotConfigured("test".into())),
+        BotSettings::default(),
     );
     let ask = |id: i64, text: &str| {
         let body = json!({"update_id": id, "message": {"message_id": id, "chat": {"id": 5, "type": "private"}, "text": text}});

@@ -1,7 +1,7 @@
 //! The whole daily workflow through the local interpreter, on a small synthetic market:
 //! files, counts, injected faults, failed batches, retries, and the last good result kept.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,7 @@ use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::steps::{LocalInvoker, invoke_step, step_for_resource};
 use screener_core::Deps;
 use screener_core::config::Settings;
-use screener_core::local::{DirStore, MemoryMetrics};
+use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
 use screener_core::ports::{Store, StoreError, WriteCondition};
 use screener_core::synthetic::{FaultKind, SyntheticMarket};
 use screener_core::validation::ValidationRules;
@@ -43,6 +43,8 @@ fn world(dir: &Path) -> World {
         store: Arc::new(DirStore::new(dir)),
         market: market.clone(),
         metrics: metrics.clone(),
+        secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
+        notifier: Arc::new(MemoryNotifier::default()),
         settings: Settings {
             batch_size: BATCH,
             lookback_days: 400,

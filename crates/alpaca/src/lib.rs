@@ -8,12 +8,15 @@
 //! * [`config`]: [`AlpacaConfig`] from `ALPACA_*` environment variables.
 //! * [`universe`]: which assets are screened; [`batching`]: how many symbols per batch.
 //! * [`history`]: the bar history in the store and the incremental daily fetch.
+//! * [`brokerage`]: the [`Brokerage`](screener_core::ports::Brokerage) port on the trading
+//!   API (account and positions, for the bot).
 //! * [`model`]: Alpaca's JSON, and the New York date of a daily bar.
 //! * [`clock`]: real or simulated time for every wait.
 //! * `testing` (feature `testing`): a loopback Alpaca server for tests and the benchmark.
 
 pub mod batching;
 pub mod breaker;
+pub mod brokerage;
 pub mod client;
 pub mod clock;
 pub mod config;

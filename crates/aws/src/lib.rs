@@ -8,7 +8,8 @@
 //! * [`CloudWatchMetrics`]: [`Metrics`](screener_core::ports::Metrics) as `PutMetricData` calls,
 //!   batched, each datum tagged with the `Environment` dimension.
 //! * [`SfnClient`]: start (reporting a run that already exists instead of failing), describe,
-//!   list and redrive state machine executions.
+//!   list and redrive state machine executions; [`SfnRerun`], the bot's
+//!   [`Rerun`](screener_core::ports::Rerun) on it.
 //! * [`aws_config`]: the shared SDK configuration, with an optional endpoint override (a
 //!   loopback server in tests).
 //!
@@ -16,12 +17,14 @@
 //! resolved on the first call.
 
 mod cloudwatch;
+mod rerun;
 mod s3;
 mod sdk_error;
 mod sfn;
 mod ssm;
 
 pub use cloudwatch::{CloudWatchMetrics, ENVIRONMENT_DIMENSION, MAX_DATA_PER_CALL};
+pub use rerun::SfnRerun;
 pub use s3::S3Store;
 pub use sfn::{Execution, SfnClient, SfnError, StartOutcome};
 pub use ssm::SsmSecrets;

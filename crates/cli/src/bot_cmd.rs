@@ -15,11 +15,10 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use async_trait::async_trait;
 use bot::BotDeps;
-use bot::config::BotSettings;
-use bot::rerun::{Rerun, RerunError, RerunOutcome, execution_name};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use screener_core::config::Config;
+use screener_core::ports::{Rerun, RerunError, RerunOutcome, execution_name};
 use screener_core::workflow::WorkflowInput;
 use screener_states::ExecutionOptions;
 
@@ -102,19 +101,19 @@ impl Rerun for LocalRerun {
     }
 }
 
-/// The bot's dependencies for a local store directory (or `SCREENER_STORE`).
+/// The bot's dependencies for a local store directory (or `SCREENER_STORE`), built by the
+/// composition root as the Lambda's are; only `/rerun` differs (in-process, [`LocalRerun`]).
 pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
     let config =
         crate::config_with(&[("SCREENER_STORE", data_dir.map(|d| d.display().to_string()))])?;
-    let settings = BotSettings::from_env()?;
-    let store = bot::wiring::store(&config).await;
-    let secrets = bot::wiring::secrets(&config, &settings.params).await;
+    let deps = screener_runtime::build_deps(&config).await?;
     Ok(BotDeps::new(
-        store,
-        secrets,
-        bot::wiring::brokerage(),
-        Arc::new(LocalRerun::new(config)),
-        settings,
+        deps.store,
+        deps.secrets,
+        deps.notifier,
+        screener_runtime::build_brokerage(&config).await,
+        Arc::new(LocalRerun::new(config.clone())),
+        config.bot,
     ))
 }
 

@@ -2,8 +2,9 @@
 //! sets on every function). The CLI builds the same struct from flags layered over the
 //! environment. Which adapters run is decided here, and nowhere else.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::synthetic;
 use crate::validation::ValidationRules;
@@ -81,6 +82,147 @@ pub struct Settings {
     pub screens_file: Option<PathBuf>,
 }
 
+/// Default prefix of the Telegram bot's SSM parameters.
+pub const DEFAULT_PARAM_PREFIX: &str = "/screener/telegram/";
+/// Telegram's Bot API.
+pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+
+/// The names of the Telegram bot's secrets: SSM parameters in AWS, each mapped to an
+/// environment variable locally.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamNames {
+    /// SecureString: the bot token from BotFather. Local: `TELEGRAM_BOT_TOKEN`.
+    pub bot_token: String,
+    /// SecureString: the `secret_token` given to setWebhook. Local: `TELEGRAM_SECRET_TOKEN`.
+    pub secret_token: String,
+    /// String: comma-separated chat ids that may use the bot. Local: `TELEGRAM_ALLOWED_CHAT_IDS`.
+    pub allowed_chats: String,
+    /// String: comma-separated chat ids that may `/rerun`. Local: `TELEGRAM_ADMIN_CHAT_IDS`.
+    pub admin_chats: String,
+}
+
+impl ParamNames {
+    pub fn with_prefix(prefix: &str) -> Self {
+        let prefix = format!("/{}/", prefix.trim_matches('/'));
+        ParamNames {
+            bot_token: format!("{prefix}bot_token"),
+            secret_token: format!("{prefix}secret_token"),
+            allowed_chats: format!("{prefix}allowed_chat_ids"),
+            admin_chats: format!("{prefix}admin_chat_ids"),
+        }
+    }
+
+    /// Parameter name -> the environment variable that stands in for it locally.
+    pub fn env_mapping(&self) -> BTreeMap<String, String> {
+        [
+            (&self.bot_token, "TELEGRAM_BOT_TOKEN"),
+            (&self.secret_token, "TELEGRAM_SECRET_TOKEN"),
+            (&self.allowed_chats, "TELEGRAM_ALLOWED_CHAT_IDS"),
+            (&self.admin_chats, "TELEGRAM_ADMIN_CHAT_IDS"),
+        ]
+        .into_iter()
+        .map(|(name, var)| (name.clone(), var.to_string()))
+        .collect()
+    }
+}
+
+impl Default for ParamNames {
+    fn default() -> Self {
+        ParamNames::with_prefix(DEFAULT_PARAM_PREFIX)
+    }
+}
+
+/// Telegram: where the bot's secrets are and where the Bot API is (the bot and publish's
+/// alerts), and the bot's own knobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotSettings {
+    /// `TELEGRAM_PARAM_PREFIX`.
+    pub params: ParamNames,
+    /// Bot API base URL (`TELEGRAM_API_URL`; tests point it at a loopback server).
+    pub api_url: String,
+    /// The bot's @username without `@` (`TELEGRAM_BOT_USERNAME`): commands addressed to other
+    /// bots in a group (`/start@OtherBot`) are then ignored.
+    pub bot_username: Option<String>,
+    /// `/screen` without a name (`SCREENER_BOT_DEFAULT_SCREEN`).
+    pub default_screen: String,
+    /// `/monitor`'s target for the average unrealised return of the top 5 positions, percent
+    /// (`SCREENER_PROFIT_TARGET_PCT`, default 100).
+    pub profit_target_pct: f64,
+    /// How often `latest.json` is re-read (`SCREENER_BOT_RESULTS_TTL_SECS`, default 30).
+    pub results_check_interval: Duration,
+    /// Sessions a run may lag before replies warn it is stale (`SCREENER_BOT_STALE_SESSIONS`,
+    /// default 1: yesterday's session should have been published by today).
+    pub stale_after_sessions: usize,
+    /// Rows `/screen` and `/drawdown` show at most.
+    pub max_rows: usize,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        BotSettings {
+            params: ParamNames::default(),
+            api_url: DEFAULT_TELEGRAM_API_URL.into(),
+            bot_username: None,
+            default_screen: "deepest_drawdown".into(),
+            profit_target_pct: 100.0,
+            results_check_interval: Duration::from_secs(30),
+            stale_after_sessions: 1,
+            max_rows: 200,
+        }
+    }
+}
+
+impl BotSettings {
+    /// The Telegram settings in `vars` (the process environment in practice).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let mut settings = BotSettings::default();
+        if let Some(prefix) = get("TELEGRAM_PARAM_PREFIX") {
+            settings.params = ParamNames::with_prefix(prefix);
+        }
+        if let Some(url) = get("TELEGRAM_API_URL") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "TELEGRAM_API_URL",
+                    url,
+                    "expected an http(s) URL",
+                ));
+            }
+            settings.api_url = url.to_string();
+        }
+        settings.bot_username =
+            get("TELEGRAM_BOT_USERNAME").map(|u| u.trim_start_matches('@').to_string());
+        if let Some(screen) = get("SCREENER_BOT_DEFAULT_SCREEN") {
+            settings.default_screen = screen.to_string();
+        }
+        if let Some(v) = get("SCREENER_PROFIT_TARGET_PCT") {
+            settings.profit_target_pct = v
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "SCREENER_PROFIT_TARGET_PCT",
+                        v,
+                        "expected a number (percent)",
+                    )
+                })?;
+        }
+        if let Some(v) = get("SCREENER_BOT_RESULTS_TTL_SECS") {
+            let secs = v.parse::<u64>().map_err(|_| {
+                ConfigError::new("SCREENER_BOT_RESULTS_TTL_SECS", v, "expected whole seconds")
+            })?;
+            settings.results_check_interval = Duration::from_secs(secs);
+        }
+        if let Some(v) = get("SCREENER_BOT_STALE_SESSIONS") {
+            settings.stale_after_sessions = v.parse().map_err(|_| {
+                ConfigError::new("SCREENER_BOT_STALE_SESSIONS", v, "expected a whole number")
+            })?;
+        }
+        Ok(settings)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub store: StoreLocation,
@@ -88,6 +230,14 @@ pub struct Config {
     pub secrets: SecretsChoice,
     pub metrics: MetricsChoice,
     pub settings: Settings,
+    /// Telegram: the bot, and the alerts publish sends.
+    pub bot: BotSettings,
+    /// Both `ALPACA_API_KEY_ID` and `ALPACA_API_SECRET_KEY` are set (a local key pair).
+    pub alpaca_key_pair: bool,
+    /// `SCREENER_BOT_FAKE_BROKERAGE=1`: the bot's brokerage is a made-up demo portfolio.
+    pub fake_brokerage: bool,
+    /// `SCREENER_STATE_MACHINE_ARN`: the workflow the bot's `/rerun` starts.
+    pub state_machine_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -258,6 +408,10 @@ impl Config {
             secrets,
             metrics,
             settings,
+            bot: BotSettings::from_vars(vars)?,
+            alpaca_key_pair: alpaca_credentials,
+            fake_brokerage: get("SCREENER_BOT_FAKE_BROKERAGE") == Some("1"),
+            state_machine_arn: get("SCREENER_STATE_MACHINE_ARN").map(str::to_string),
         })
     }
 }
@@ -332,6 +486,42 @@ mod tests {
         assert_eq!(config.settings.batch_size, 50);
         let config = Config::from_vars(&vars(&[("SCREENER_BATCH_SIZE", "auto")])).unwrap();
         assert_eq!(config.settings.batch_size, BATCH_SIZE_AUTO);
+    }
+
+    #[test]
+    fn telegram_parameter_names_follow_the_prefix_and_map_to_the_local_variables() {
+        let names = ParamNames::with_prefix("screener/prod/telegram");
+        assert_eq!(
+            names.allowed_chats,
+            "/screener/prod/telegram/allowed_chat_ids"
+        );
+        assert_eq!(
+            names.env_mapping()[&names.secret_token],
+            "TELEGRAM_SECRET_TOKEN"
+        );
+        assert_eq!(
+            ParamNames::default().bot_token,
+            "/screener/telegram/bot_token"
+        );
+    }
+
+    #[test]
+    fn bot_settings_come_from_the_environment() {
+        let s = Config::from_vars(&vars(&[
+            ("TELEGRAM_API_URL", "http://127.0.0.1:9"),
+            ("SCREENER_PROFIT_TARGET_PCT", "50"),
+            ("TELEGRAM_BOT_USERNAME", "@screener_bot"),
+        ]))
+        .unwrap()
+        .bot;
+        assert_eq!(s.api_url, "http://127.0.0.1:9");
+        assert_eq!(s.profit_target_pct, 50.0);
+        assert_eq!(s.bot_username.as_deref(), Some("screener_bot"));
+        let bad = vars(&[("SCREENER_PROFIT_TARGET_PCT", "lots")]);
+        assert_eq!(
+            Config::from_vars(&bad).unwrap_err().variable,
+            "SCREENER_PROFIT_TARGET_PCT"
+        );
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! * [`calendar`]: NYSE trading days (weekdays minus exchange holidays).
 //! * [`html`]: escaping and the stylesheet shared by the HTML reports.
 //! * [`parquet`]: bars as Parquet, the form validate hands a batch to Screen in.
-//! * [`ports`]: the small traits the step handlers depend on (store, market data, secrets,
-//!   metrics) and [`local`], their local adapters (a directory, environment variables, log lines).
+//! * [`ports`]: the small traits the handlers depend on (store, market data, secrets, metrics,
+//!   notifier, brokerage, re-runs) and [`local`], their local adapters (a directory,
+//!   environment variables, log lines, in-memory recorders).
+//! * [`results`]: the published `results.csv` read back as a table.
 //! * [`synthetic`] and [`csv_source`]: the offline market data sources.
 //! * [`validation`]: per-symbol bar checks that repair or reject, as data.
 //! * [`workflow`]: the typed inputs and outputs of every workflow step, the storage layout, and
@@ -22,6 +24,7 @@ pub mod html;
 pub mod local;
 pub mod parquet;
 pub mod ports;
+pub mod results;
 pub mod symbol;
 pub mod synthetic;
 pub mod validation;

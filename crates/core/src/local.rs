@@ -1,5 +1,7 @@
 //! Local adapters: a directory as the store, environment variables as secrets, log lines (and
-//! an in-memory recorder for tests) as metrics.
+//! an in-memory recorder for tests) as metrics, an in-memory recorder as the notifier, a
+//! made-up brokerage for demos, and the "not configured here" stand-ins of the brokerage and
+//! re-runs.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -7,10 +9,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 
 use crate::ports::{
-    MetricDatum, Metrics, MetricsError, SecretString, Secrets, SecretsError, Store, StoreError,
-    WriteCondition,
+    Account, Brokerage, BrokerageError, Delivery, MetricDatum, Metrics, MetricsError, Notification,
+    Notifier, NotifierError, Position, Rerun, RerunError, RerunOutcome, SecretString, Secrets,
+    SecretsError, Store, StoreError, WriteCondition,
 };
 
 /// A directory standing in for an S3 bucket prefix. Writes go to a temporary file first and
@@ -261,6 +265,119 @@ impl Metrics for MemoryMetrics {
     async fn publish(&self, data: &[MetricDatum]) -> Result<(), MetricsError> {
         self.recorded.lock().unwrap().extend_from_slice(data);
         Ok(())
+    }
+}
+
+/// A notifier that keeps what it is asked to send (tests), and answers every chat `Sent`.
+#[derive(Default)]
+pub struct MemoryNotifier {
+    sent: Mutex<Vec<Notification>>,
+}
+
+impl MemoryNotifier {
+    pub fn sent(&self) -> Vec<Notification> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for MemoryNotifier {
+    async fn ready(&self) -> Result<(), NotifierError> {
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        messages: Vec<Notification>,
+    ) -> Result<Vec<(i64, Delivery)>, NotifierError> {
+        let mut chats: Vec<i64> = Vec::new();
+        for message in &messages {
+            if !chats.contains(&message.chat) {
+                chats.push(message.chat);
+            }
+        }
+        self.sent.lock().unwrap().extend(messages);
+        Ok(chats.into_iter().map(|c| (c, Delivery::Sent)).collect())
+    }
+}
+
+/// No brokerage: every call says how to configure one.
+pub struct BrokerageNotConfigured(pub String);
+
+#[async_trait]
+impl Brokerage for BrokerageNotConfigured {
+    async fn account(&self) -> Result<Account, BrokerageError> {
+        Err(BrokerageError::NotConfigured(self.0.clone()))
+    }
+    async fn positions(&self) -> Result<Vec<Position>, BrokerageError> {
+        Err(BrokerageError::NotConfigured(self.0.clone()))
+    }
+}
+
+/// Made-up paper positions, for local demos (`SCREENER_BOT_FAKE_BROKERAGE=1`) and tests.
+#[derive(Debug, Clone)]
+pub struct FakeBrokerage {
+    pub account: Account,
+    pub positions: Vec<Position>,
+}
+
+impl FakeBrokerage {
+    pub fn new(account: Account, positions: Vec<Position>) -> Self {
+        FakeBrokerage { account, positions }
+    }
+
+    /// A small demo portfolio, clearly labelled fake in its account status.
+    pub fn demo() -> Self {
+        let position = |symbol: &str, qty: f64, entry: f64, price: f64| Position {
+            symbol: symbol.into(),
+            qty,
+            avg_entry_price: entry,
+            current_price: price,
+            market_value: qty * price,
+            unrealized_pl: qty * (price - entry),
+            unrealized_plpc: price / entry - 1.0,
+        };
+        let positions = vec![
+            position("AAA", 10.0, 50.0, 120.0),
+            position("BBB", 5.0, 200.0, 260.0),
+            position("CCC", 100.0, 8.0, 6.0),
+            position("DDD", 20.0, 30.0, 75.0),
+            position("EEE", 40.0, 12.5, 13.0),
+            position("FFF", 3.0, 400.0, 390.0),
+        ];
+        let invested: f64 = positions.iter().map(|p| p.market_value).sum();
+        FakeBrokerage {
+            account: Account {
+                status: "FAKE (local demo, not a real account)".into(),
+                currency: "USD".into(),
+                equity: invested + 10_000.0,
+                cash: 10_000.0,
+                buying_power: 20_000.0,
+                last_equity: invested + 9_500.0,
+                mode: "paper".into(),
+            },
+            positions,
+        }
+    }
+}
+
+#[async_trait]
+impl Brokerage for FakeBrokerage {
+    async fn account(&self) -> Result<Account, BrokerageError> {
+        Ok(self.account.clone())
+    }
+    async fn positions(&self) -> Result<Vec<Position>, BrokerageError> {
+        Ok(self.positions.clone())
+    }
+}
+
+/// No way to re-run here.
+pub struct RerunNotConfigured(pub String);
+
+#[async_trait]
+impl Rerun for RerunNotConfigured {
+    async fn rerun(&self, _date: Option<NaiveDate>) -> Result<RerunOutcome, RerunError> {
+        Err(RerunError::NotConfigured(self.0.clone()))
     }
 }
 

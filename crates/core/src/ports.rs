@@ -1,7 +1,8 @@
-//! Ports: the small traits the step handlers depend on. Each has a local adapter (in
+//! Ports: the small traits the handlers depend on. Each has a local adapter (in
 //! [`crate::local`], [`crate::synthetic`], [`crate::csv_source`]) and a real one (S3, Alpaca,
-//! SSM, CloudWatch in their own crates). Configuration picks the adapter; a handler never knows
-//! which one it holds.
+//! SSM, CloudWatch, Step Functions, Telegram in their own crates). Configuration picks the
+//! adapter, in the composition root (`screener-runtime`); a handler never knows which one it
+//! holds.
 
 use std::fmt;
 use std::time::Duration;
@@ -236,4 +237,168 @@ pub struct MetricsError(pub String);
 #[async_trait]
 pub trait Metrics: Send + Sync {
     async fn publish(&self, data: &[MetricDatum]) -> Result<(), MetricsError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifier
+
+/// One message for one chat: text in Telegram's HTML subset, everything from data escaped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub chat: i64,
+    pub html: String,
+    /// The forum topic of the chat the message belongs in, if any.
+    pub thread: Option<i64>,
+}
+
+impl Notification {
+    pub fn new(chat: i64, html: impl Into<String>) -> Self {
+        Notification {
+            chat,
+            html: html.into(),
+            thread: None,
+        }
+    }
+
+    pub fn in_thread(mut self, thread: Option<i64>) -> Self {
+        self.thread = thread;
+        self
+    }
+}
+
+/// How sending to one chat ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Sent,
+    /// The chat refuses messages for good (the user blocked the bot, or it was removed from
+    /// the group): stop sending there.
+    Blocked,
+    /// Anything else, after the adapter's retries.
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    /// Nothing can be sent: the credentials (the bot token) are not there.
+    #[error("notifications are not configured: {0}")]
+    NotConfigured(String),
+    /// The credentials could not be read just now.
+    #[error("notifications are unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<SecretsError> for NotifierError {
+    fn from(e: SecretsError) -> Self {
+        match e {
+            SecretsError::Missing { .. } => NotifierError::NotConfigured(e.to_string()),
+            SecretsError::Unavailable { .. } => NotifierError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// Messages to people's chats (Telegram): the bot's long replies and the alerts after a publish.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Whether anything can be sent (the credentials can be read). Sends nothing.
+    async fn ready(&self) -> Result<(), NotifierError>;
+    /// Sends `messages` in order per chat, at the pace the service allows; after a chat is
+    /// [`Delivery::Blocked`] its remaining messages are not sent. One outcome per chat, in the
+    /// order the chats first appear: its first failure, else [`Delivery::Sent`].
+    async fn send(
+        &self,
+        messages: Vec<Notification>,
+    ) -> Result<Vec<(i64, Delivery)>, NotifierError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Brokerage
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub status: String,
+    pub currency: String,
+    pub equity: f64,
+    pub cash: f64,
+    pub buying_power: f64,
+    /// Equity at the previous close, for the day's change.
+    pub last_equity: f64,
+    /// `paper` or `live`.
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub symbol: String,
+    pub qty: f64,
+    pub avg_entry_price: f64,
+    pub current_price: f64,
+    pub market_value: f64,
+    pub unrealized_pl: f64,
+    /// Unrealised return as a fraction (0.25 = +25%).
+    pub unrealized_plpc: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerageError {
+    #[error("no brokerage is configured: {0}")]
+    NotConfigured(String),
+    #[error("brokerage unavailable: {0}")]
+    Unavailable(String),
+    #[error("brokerage credentials refused")]
+    Unauthorized,
+}
+
+/// The trading account behind the bot's `/portfolio`, `/account` and `/monitor`.
+#[async_trait]
+pub trait Brokerage: Send + Sync {
+    async fn account(&self) -> Result<Account, BrokerageError>;
+    async fn positions(&self) -> Result<Vec<Position>, BrokerageError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-runs
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RerunOutcome {
+    Started { name: String, detail: String },
+    AlreadyRunning { name: String, status: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error("re-runs are not configured here: {0}")]
+    NotConfigured(String),
+    #[error("the re-run could not be started: {0}")]
+    Failed(String),
+}
+
+/// Starting the daily workflow again (the bot's `/rerun`): a Step Functions execution in AWS,
+/// an in-process run locally.
+#[async_trait]
+pub trait Rerun: Send + Sync {
+    /// Starts a run for `date` (`None`: the last completed session).
+    async fn rerun(&self, date: Option<NaiveDate>) -> Result<RerunOutcome, RerunError>;
+}
+
+/// The execution name for a re-run requested today: `rerun-2025-06-13-on-20251114`
+/// (`rerun-latest-on-...` without a date). Step Functions refuses a second execution of the
+/// same name (for 90 days), which makes repeated requests on one day harmless while still
+/// allowing a re-run of the same date on a later day.
+pub fn execution_name(date: Option<NaiveDate>, today: NaiveDate) -> String {
+    let what = date.map_or_else(|| "latest".to_string(), |d| d.to_string());
+    format!("rerun-{what}-on-{}", today.format("%Y%m%d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_execution_name_is_stable_for_a_date_on_a_day() {
+        let today = NaiveDate::from_ymd_opt(2025, 11, 14).unwrap();
+        let date = NaiveDate::from_ymd_opt(2025, 6, 13);
+        assert_eq!(execution_name(date, today), "rerun-2025-06-13-on-20251114");
+        assert_eq!(execution_name(date, today), execution_name(date, today));
+        assert_eq!(execution_name(None, today), "rerun-latest-on-20251114");
+    }
 }

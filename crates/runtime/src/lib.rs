@@ -1,6 +1,9 @@
-//! Wiring shared by the Lambda binaries and the CLI: [`build_deps`] turns a [`Config`] into the
-//! adapters it names, and [`serve_step`] runs a step handler behind the Lambda Runtime API,
-//! reporting each [`StepError`] under the stable name the state machine matches.
+//! The composition root, shared by the Lambda binaries and the CLI: [`build_deps`] turns a
+//! [`Config`] into the adapters it names (store, market data, metrics, secrets, notifier), and
+//! [`build_brokerage`] and [`build_rerun`] the bot's two more; [`wire`] does it from the
+//! environment, once per container; [`serve_step`] runs a step handler behind the Lambda
+//! Runtime API, reporting each [`StepError`] under the stable name the state machine matches.
+//! No handler builds a client or reads an environment variable: they are given [`Deps`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,17 +12,21 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use screener_alpaca::brokerage::AlpacaBrokerage;
 use screener_alpaca::config::{KEY_ID_VARIABLE, SECRET_KEY_VARIABLE};
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
-use screener_aws::{CloudWatchMetrics, S3Store, SsmSecrets};
+use screener_aws::{CloudWatchMetrics, S3Store, SfnClient, SfnRerun, SsmSecrets};
 use screener_core::Deps;
 use screener_core::config::{Config, MetricsChoice, SecretsChoice, SourceChoice, StoreLocation};
 use screener_core::csv_source::CsvMarket;
-use screener_core::local::{DirStore, EnvSecrets, LogMetrics};
-use screener_core::ports::{MarketData, Metrics, Secrets, Store};
+use screener_core::local::{
+    BrokerageNotConfigured, DirStore, EnvSecrets, FakeBrokerage, LogMetrics, RerunNotConfigured,
+};
+use screener_core::ports::{Brokerage, MarketData, Metrics, Notifier, Rerun, Secrets, Store};
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::workflow::error_names::CONFIG_INVALID;
 use screener_core::workflow::{StepError, parse_input};
+use screener_telegram::TelegramNotifier;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
@@ -43,12 +50,23 @@ pub async fn aws() -> &'static SdkConfig {
     CONFIG.get_or_init(|| screener_aws::aws_config(None)).await
 }
 
-/// The secrets adapter the configuration names.
+/// The secrets adapter the configuration names: SSM, or locally environment variables, with
+/// the `TELEGRAM_*` variables standing in for the Telegram bot's parameters.
 pub async fn build_secrets(config: &Config) -> Arc<dyn Secrets> {
     match config.secrets {
-        SecretsChoice::Env => Arc::new(EnvSecrets::new(BTreeMap::new())),
+        SecretsChoice::Env => Arc::new(EnvSecrets::new(config.bot.params.env_mapping())),
         SecretsChoice::Ssm => Arc::new(SsmSecrets::from_config(aws().await)),
     }
+}
+
+/// Telegram's Bot API at `TELEGRAM_API_URL`, with the bot token from `secrets` (read on the
+/// first message, not here).
+pub fn build_notifier(config: &Config, secrets: Arc<dyn Secrets>) -> Arc<dyn Notifier> {
+    Arc::new(TelegramNotifier::new(
+        &config.bot.api_url,
+        secrets,
+        &config.bot.params.bot_token,
+    ))
 }
 
 /// The Alpaca client: `ALPACA_*` settings from the environment; the key pair from
@@ -59,6 +77,10 @@ pub async fn build_secrets(config: &Config) -> Arc<dyn Secrets> {
 /// pool and rate limiter are shared by every batch of a local run.
 pub async fn build_alpaca(config: &Config) -> Result<Alpaca, WiringError> {
     let alpaca = AlpacaConfig::from_env().map_err(|e| WiringError::Source(e.to_string()))?;
+    alpaca_client(config, alpaca).await
+}
+
+async fn alpaca_client(config: &Config, alpaca: AlpacaConfig) -> Result<Alpaca, WiringError> {
     let (secrets, described_as): (Arc<dyn Secrets>, String) = match config.secrets {
         SecretsChoice::Env => {
             let mapping = BTreeMap::from([
@@ -109,6 +131,7 @@ pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
         }
         SourceChoice::Alpaca => Arc::new(build_alpaca(config).await?),
     };
+    let secrets = build_secrets(config).await;
     let metrics: Arc<dyn Metrics> = match config.metrics {
         MetricsChoice::Log => Arc::new(LogMetrics {
             namespace: METRICS_NAMESPACE.into(),
@@ -124,8 +147,69 @@ pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
         store,
         market,
         metrics,
+        notifier: build_notifier(config, secrets.clone()),
+        secrets,
         settings: config.settings.clone(),
     })
+}
+
+/// The brokerage behind the bot's `/portfolio`, `/account`, `/monitor`. No I/O:
+///
+/// * `SCREENER_BOT_FAKE_BROKERAGE=1`: [`FakeBrokerage`]'s made-up positions (local demos);
+/// * secrets from the environment (local) without `ALPACA_API_KEY_ID` and
+///   `ALPACA_API_SECRET_KEY`: [`BrokerageNotConfigured`], saying which variables to set;
+/// * otherwise Alpaca ([`AlpacaBrokerage`]), built as the fetch steps build it
+///   ([`build_alpaca`]): the `ALPACA_*` settings, and the key pair from those variables or, in
+///   Lambda, from the SSM parameters `/screener/alpaca/api_key` and
+///   `/screener/alpaca/secret_key` (read on the first command; when they do not exist the
+///   commands answer how to create them).
+pub async fn build_brokerage(config: &Config) -> Arc<dyn Brokerage> {
+    if config.fake_brokerage {
+        return Arc::new(FakeBrokerage::demo());
+    }
+    let unusable = |error: &dyn std::fmt::Display| -> Arc<dyn Brokerage> {
+        tracing::error!(%error, "no brokerage: the Alpaca settings are invalid");
+        Arc::new(BrokerageNotConfigured(
+            "the Alpaca settings are not usable (the bot's log says why)".into(),
+        ))
+    };
+    let alpaca = match AlpacaConfig::from_env() {
+        Ok(alpaca) => alpaca,
+        Err(e) => return unusable(&e),
+    };
+    let how_to_configure = match config.secrets {
+        SecretsChoice::Env => {
+            let how = format!(
+                "set {KEY_ID_VARIABLE} and {SECRET_KEY_VARIABLE} to an Alpaca key pair (paper keys go with the default ALPACA_TRADING_URL), or SCREENER_BOT_FAKE_BROKERAGE=1 for a made-up demo portfolio"
+            );
+            if !config.alpaca_key_pair {
+                return Arc::new(BrokerageNotConfigured(how));
+            }
+            how
+        }
+        SecretsChoice::Ssm => format!(
+            "the operator can create the SSM SecureString parameters {} and {} with an Alpaca key pair (docs/bot.md)",
+            alpaca.key_id_parameter, alpaca.secret_key_parameter
+        ),
+    };
+    match alpaca_client(config, alpaca).await {
+        Ok(client) => Arc::new(AlpacaBrokerage::new(client, how_to_configure)),
+        Err(e) => unusable(&e),
+    }
+}
+
+/// The bot's `/rerun`: the deployed state machine (`SCREENER_STATE_MACHINE_ARN`) through Step
+/// Functions, else a refusal saying it is not configured.
+pub async fn build_rerun(config: &Config) -> Arc<dyn Rerun> {
+    match &config.state_machine_arn {
+        Some(arn) => Arc::new(SfnRerun {
+            client: SfnClient::from_config(aws().await),
+            state_machine_arn: arn.clone(),
+        }),
+        None => Arc::new(RerunNotConfigured(
+            "SCREENER_STATE_MACHINE_ARN is not set".into(),
+        )),
+    }
 }
 
 /// The Lambda error for a step failure: its type is the stable name `Retry`/`Catch` match.
@@ -148,8 +232,21 @@ pub fn init_lambda_tracing() {
         .try_init();
 }
 
-async fn wire() -> Result<Deps, WiringError> {
-    build_deps(&Config::from_env()?).await
+/// The configuration from the environment and the adapters it names: what a Lambda builds
+/// once per container. A configuration that cannot be used is logged and reported to Lambda
+/// as an init error named `Config.Invalid` (the caller then exits).
+pub async fn wire(function: &str) -> Result<(Config, Deps), WiringError> {
+    let wired = async {
+        let config = Config::from_env()?;
+        let deps = build_deps(&config).await?;
+        Ok((config, deps))
+    }
+    .await;
+    if let Err(error) = &wired {
+        tracing::error!(function, error = CONFIG_INVALID, cause = %error, "cannot start");
+        report_init_error(&diagnostic_for_init(error)).await;
+    }
+    wired
 }
 
 /// An init failure (bad configuration) as Lambda should report it.
@@ -204,14 +301,7 @@ where
     Fut: Future<Output = Result<O, StepError>>,
 {
     init_lambda_tracing();
-    let deps = match wire().await {
-        Ok(deps) => deps,
-        Err(error) => {
-            tracing::error!(step, error = CONFIG_INVALID, cause = %error, "cannot start");
-            report_init_error(&diagnostic_for_init(&error)).await;
-            return Err(error.into());
-        }
-    };
+    let (_, deps) = wire(step).await?;
     let handler = &handler;
     let deps = &deps;
     lambda_runtime::run(service_fn(
@@ -225,4 +315,27 @@ where
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use screener_core::ports::BrokerageError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn locally_without_the_key_pair_the_brokerage_says_which_variables_to_set() {
+        let vars = HashMap::from([("SCREENER_SECRETS".to_string(), "env".to_string())]);
+        let brokerage = build_brokerage(&Config::from_vars(&vars).unwrap()).await;
+        let Err(BrokerageError::NotConfigured(how)) = brokerage.positions().await else {
+            panic!("expected NotConfigured");
+        };
+        assert!(
+            how.contains("ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY")
+                && how.contains("SCREENER_BOT_FAKE_BROKERAGE=1"),
+            "{how}"
+        );
+    }
 }

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bot::BotDeps;
-use bot::brokerage::FakeBrokerage;
-use bot::config::BotSettings;
-use bot::rerun::RerunNotConfigured;
 use chrono::Utc;
-use screener_core::local::DirStore;
+use screener_core::config::BotSettings;
+use screener_core::local::{DirStore, FakeBrokerage, MemoryNotifier, RerunNotConfigured};
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 
 const SYMBOLS: usize = 10_000;
@@ -104,6 +102,7 @@ async fn main() {
         let deps = Arc::new(BotDeps::new(
             store.clone(),
             Arc::new(BenchSecrets),
+            Arc::new(MemoryNotifier::default()),
             Arc::new(FakeBrokerage::demo()),
             Arc::new(RerunNotConfigured("bench".into())),
             settings,

@@ -152,7 +152,7 @@ pub async fn publish_run(
     published_at: DateTime<Utc>,
 ) -> Result<String, StoreError> {
     let csv = results_csv(n, date, seed);
-    let table = crate::results::ResultsTable::parse(&csv).expect("the fixture parses");
+    let table = screener_core::results::ResultsTable::parse(&csv).expect("the fixture parses");
     store
         .put(&keys::results_file(date, "results.csv"), csv, "text/csv")
         .await?;

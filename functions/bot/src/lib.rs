@@ -15,37 +15,33 @@
 //! 6. answers the command ([`commands`]) in the webhook response as a `sendMessage` with
 //!    `parse_mode` HTML, or, past 4,096 characters, through the Bot API in line-split parts.
 //!
-//! Modules: [`telegram`] (updates, escaping, splitting, the rate-limited Bot API client),
-//! [`results`] (the per-container index of the latest results), [`subscriptions`] and
-//! [`alerts`] (alert subscriptions and the fan-out publish runs), [`brokerage`] (positions and
-//! account), [`rerun`] (starting the workflow again), [`config`], [`server`], [`apigw`].
+//! Modules: [`results`] (the per-container index of the latest results), [`commands`],
+//! [`brokerage`] (the profit check of `/monitor`), [`server`] (plain HTTP), [`apigw`] (API
+//! Gateway events). Telegram itself (updates, escaping, splitting, the Bot API, alert
+//! subscriptions) is `screener_telegram`; the ports ([`BotDeps`]) are built by the composition
+//! root, `screener_runtime`.
 
-pub mod alerts;
 pub mod apigw;
 pub mod brokerage;
 pub mod commands;
-pub mod config;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
-pub mod rerun;
 pub mod results;
 pub mod server;
-pub mod subscriptions;
-pub mod telegram;
-pub mod wiring;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use screener_core::ports::{SecretString, Secrets, SecretsError, Store};
+use screener_core::config::BotSettings;
+use screener_core::ports::{
+    Brokerage, Notification, Notifier, Rerun, SecretString, Secrets, SecretsError, Store,
+};
+use screener_telegram::api::{MAX_MESSAGE_CHARS, SendMessage, Update, split_message};
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
-use brokerage::Brokerage;
-use config::{BotSettings, parse_chat_ids};
-use rerun::Rerun;
-use results::{ResultsCache, ResultsError, ResultsIndex};
-use telegram::{MAX_MESSAGE_CHARS, SendMessage, TelegramApi, Update, split_message};
+use results::{ResultsCache, ResultsIndex};
+use screener_core::results::ResultsError;
 
 /// The header Telegram sends the webhook's `secret_token` in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -128,22 +124,25 @@ pub enum Access {
     Unknown,
 }
 
-/// Everything the bot uses, built once per container.
+/// Everything the bot uses, built once per container: the ports (from the composition root's
+/// `Deps`, plus the brokerage and re-runs), its settings, and what it keeps between updates.
 pub struct BotDeps {
     pub store: Arc<dyn Store>,
     pub secrets: Arc<dyn Secrets>,
+    /// Replies too long for the webhook response go out through the Bot API.
+    pub notifier: Arc<dyn Notifier>,
     pub brokerage: Arc<dyn Brokerage>,
     pub rerun: Arc<dyn Rerun>,
     pub settings: BotSettings,
     results: ResultsCache,
     seen: RecentIds,
-    api: Mutex<Option<TelegramApi>>,
 }
 
 impl BotDeps {
     pub fn new(
         store: Arc<dyn Store>,
         secrets: Arc<dyn Secrets>,
+        notifier: Arc<dyn Notifier>,
         brokerage: Arc<dyn Brokerage>,
         rerun: Arc<dyn Rerun>,
         settings: BotSettings,
@@ -152,28 +151,17 @@ impl BotDeps {
             results: ResultsCache::new(settings.results_check_interval),
             store,
             secrets,
+            notifier,
             brokerage,
             rerun,
             settings,
             seen: RecentIds::new(),
-            api: Mutex::new(None),
         }
     }
 
     /// The latest results (cached per container).
     pub async fn results(&self) -> Result<Arc<ResultsIndex>, ResultsError> {
         self.results.get(self.store.as_ref()).await
-    }
-
-    /// The Bot API client, once the bot token can be read.
-    pub async fn telegram_api(&self) -> Result<TelegramApi, SecretsError> {
-        if let Some(api) = self.api.lock().unwrap().clone() {
-            return Ok(api);
-        }
-        let token = self.secrets.get(&self.settings.params.bot_token).await?;
-        let api = TelegramApi::new(&self.settings.api_url, token);
-        *self.api.lock().unwrap() = Some(api.clone());
-        Ok(api)
     }
 
     async fn list(&self, name: &str) -> Result<Option<Vec<i64>>, String> {
@@ -297,13 +285,12 @@ async fn deliver(chat: i64, thread: Option<i64>, text: String, deps: &BotDeps) -
         };
     }
     let count = parts.len();
-    match deps.telegram_api().await {
-        Ok(api) => {
-            let messages = parts
-                .into_iter()
-                .map(|p| SendMessage::html(chat, p).in_thread(thread))
-                .collect();
-            let outcome = api.send_all(messages, &deps.settings.limits).await;
+    let messages = parts
+        .iter()
+        .map(|p| Notification::new(chat, p.as_str()).in_thread(thread))
+        .collect();
+    match deps.notifier.send(messages).await {
+        Ok(outcome) => {
             tracing::info!(chat, parts = count, outcome = ?outcome, "long reply sent through the Bot API");
             WebhookResponse::empty(200)
         }
@@ -337,4 +324,32 @@ async fn deliver(chat: i64, thread: Option<i64>, text: String, deps: &BotDeps) -
 
 fn telegram_len(text: &str) -> usize {
     text.encode_utf16().count() + "</pre>".len()
+}
+
+/// Parses a comma-separated list of chat ids (group ids are negative). Blanks are ignored;
+/// anything else that is not an id is an error naming it.
+pub fn parse_chat_ids(text: &str) -> Result<Vec<i64>, String> {
+    text.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| format!("{s:?} is not a chat id"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_ids_are_comma_separated_and_may_be_negative() {
+        assert_eq!(
+            parse_chat_ids("1, -100200,42").unwrap(),
+            vec![1, -100200, 42]
+        );
+        assert_eq!(parse_chat_ids(" ").unwrap(), Vec::<i64>::new());
+        assert!(parse_chat_ids("1,abc").unwrap_err().contains("abc"));
+    }
 }

@@ -7,15 +7,15 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot::alerts::{FanOut, fan_out};
-use bot::results::ResultsTable;
-use bot::subscriptions;
-use bot::telegram::{SendLimits, SendMessage, SendOutcome, TelegramApi};
 use chrono::{NaiveDate, Utc};
 use common::*;
 use screener_core::local::DirStore;
-use screener_core::ports::{SecretString, Store};
+use screener_core::ports::{Delivery, SecretString, Store};
+use screener_core::results::ResultsTable;
 use screener_core::workflow::{Manifest, keys};
+use screener_telegram::alerts::{FanOut, fan_out};
+use screener_telegram::api::{SendLimits, SendMessage, TelegramApi};
+use screener_telegram::subscriptions;
 use serde_json::json;
 
 fn day(d: u32) -> NaiveDate {
@@ -52,7 +52,7 @@ async fn subscribers_are_told_what_entered_and_left_their_screens_once_per_date(
     let dir = tempfile::tempdir().unwrap();
     let store = DirStore::new(dir.path());
     let (telegram, url) = FakeTelegram::start().await;
-    let api = TelegramApi::new(&url, SecretString::new(BOT_TOKEN));
+    let notifier = notifier(&url);
     // Two runs with different pass sets (different seeds), 40 symbols.
     bot::fixtures::publish_run(&store, 40, day(12), 1, Utc::now())
         .await
@@ -71,7 +71,7 @@ async fn subscribers_are_told_what_entered_and_left_their_screens_once_per_date(
         .unwrap();
 
     let m = manifest(&store, day(13)).await;
-    let FanOut::Done(report) = fan_out(&store, &api, &quick_limits(), &m).await.unwrap() else {
+    let FanOut::Done(report) = fan_out(&store, &notifier, &m).await.unwrap() else {
         panic!("not sent");
     };
     assert_eq!(report.previous_date, Some(day(12)));
@@ -116,7 +116,7 @@ async fn subscribers_are_told_what_entered_and_left_their_screens_once_per_date(
     // A re-run of the same date: nothing is sent again.
     let count = telegram.received().len();
     assert!(matches!(
-        fan_out(&store, &api, &quick_limits(), &m).await.unwrap(),
+        fan_out(&store, &notifier, &m).await.unwrap(),
         FanOut::AlreadyDone
     ));
     assert_eq!(telegram.received().len(), count);
@@ -127,7 +127,7 @@ async fn a_chat_that_blocked_the_bot_is_dropped_and_the_others_still_get_theirs(
     let dir = tempfile::tempdir().unwrap();
     let store = DirStore::new(dir.path());
     let (telegram, url) = FakeTelegram::start().await;
-    let api = TelegramApi::new(&url, SecretString::new(BOT_TOKEN));
+    let notifier = notifier(&url);
     bot::fixtures::publish_run(&store, 40, day(13), 1, Utc::now())
         .await
         .unwrap();
@@ -142,7 +142,7 @@ async fn a_chat_that_blocked_the_bot_is_dropped_and_the_others_still_get_theirs(
         json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
     );
     let m = manifest(&store, day(13)).await;
-    let FanOut::Done(report) = fan_out(&store, &api, &quick_limits(), &m).await.unwrap() else {
+    let FanOut::Done(report) = fan_out(&store, &notifier, &m).await.unwrap() else {
         panic!("not sent");
     };
     assert_eq!(report.blocked, vec![2]);
@@ -174,10 +174,7 @@ async fn retry_after_on_429_is_honoured() {
             &SendLimits::default(),
         )
         .await;
-    assert_eq!(
-        outcome,
-        vec![(7, SendOutcome::Sent), (8, SendOutcome::Sent)]
-    );
+    assert_eq!(outcome, vec![(7, Delivery::Sent), (8, Delivery::Sent)]);
     let received = telegram.received();
     let to_7: Vec<_> = received.iter().filter(|r| r.chat() == 7).collect();
     assert_eq!(to_7.len(), 2, "refused once, then resent");
@@ -205,10 +202,7 @@ async fn a_429_that_never_ends_gives_up_after_the_attempts() {
     let outcome = api
         .send_all(vec![SendMessage::html(7, "x".into())], &limits)
         .await;
-    assert!(
-        matches!(outcome[0].1, SendOutcome::Failed(_)),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome[0].1, Delivery::Failed(_)), "{outcome:?}");
     assert_eq!(telegram.received().len(), 2);
 }
 
@@ -223,7 +217,7 @@ async fn messages_to_one_chat_are_at_least_a_second_apart() {
         }
     }
     let outcome = api.send_all(messages, &SendLimits::default()).await;
-    assert!(outcome.iter().all(|(_, o)| *o == SendOutcome::Sent));
+    assert!(outcome.iter().all(|(_, o)| *o == Delivery::Sent));
     let received = telegram.received();
     assert_eq!(received.len(), 9);
     for chat in [1, 2, 3] {

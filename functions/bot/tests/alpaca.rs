@@ -7,12 +7,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot::brokerage::{AlpacaBrokerage, Brokerage};
 use chrono::NaiveDate;
 use common::*;
+use screener_alpaca::brokerage::AlpacaBrokerage;
 use screener_alpaca::clock::SystemClock;
 use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, KEY_ID, SECRET_KEY};
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
+use screener_core::ports::Brokerage;
 
 const HOW_TO_CONFIGURE: &str = "create the test key pair";
 

@@ -13,7 +13,7 @@ fn event(name: &str) -> String {
 
 #[test]
 fn the_sample_update_is_a_command_message() {
-    let update: bot::telegram::Update =
+    let update: screener_telegram::api::Update =
         serde_json::from_str(&event("telegram-update.json")).unwrap();
     let message = update.message.unwrap();
     let command = bot::commands::Command::parse(message.text.as_deref().unwrap(), None).unwrap();

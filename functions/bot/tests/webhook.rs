@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use bot::telegram::MAX_MESSAGE_CHARS;
 use chrono::Utc;
 use common::*;
 use screener_core::ports::Store;
+use screener_telegram::api::MAX_MESSAGE_CHARS;
 use serde_json::json;
 
 #[tokio::test]
@@ -514,7 +514,7 @@ async fn alerts_can_be_added_listed_and_removed() {
     );
     assert!(world.say(ALLOWED, "/alert").await.contains("Usage"));
     assert!(world.say(ALLOWED, "/alert frob x").await.contains("Usage"));
-    let subs = bot::subscriptions::load(world.store.as_ref())
+    let subs = screener_telegram::subscriptions::load(world.store.as_ref())
         .await
         .unwrap();
     assert_eq!(subs.screens_of(ALLOWED), vec!["golden_cross_trend"]);

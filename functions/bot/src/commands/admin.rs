@@ -4,8 +4,8 @@
 use chrono::{NaiveDate, Utc};
 
 use crate::BotDeps;
-use crate::rerun::{RerunError, RerunOutcome};
-use crate::telegram::escape;
+use screener_core::ports::{RerunError, RerunOutcome};
+use screener_telegram::api::escape;
 
 pub(super) async fn rerun(args: &[&str], deps: &BotDeps) -> String {
     let date = match args.first() {

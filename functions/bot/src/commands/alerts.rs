@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::results::{results_unavailable, screen_names};
 use crate::BotDeps;
-use crate::subscriptions;
-use crate::telegram::escape;
+use screener_telegram::api::escape;
+use screener_telegram::subscriptions;
 
 pub(super) async fn alerts(chat: i64, deps: &BotDeps) -> String {
     let subs = match subscriptions::load(deps.store.as_ref()).await {

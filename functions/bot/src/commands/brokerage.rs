@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use super::format::{money, num, pct};
 use crate::BotDeps;
-use crate::brokerage::{BrokerageError, profit_check};
-use crate::telegram::escape;
+use crate::brokerage::profit_check;
+use screener_core::ports::BrokerageError;
+use screener_telegram::api::escape;
 
 /// `/monitor` averages this many positions.
 const MONITOR_TOP: usize = 5;

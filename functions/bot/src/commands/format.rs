@@ -4,7 +4,7 @@
 
 use screener_core::catalogue;
 
-use crate::telegram::escape;
+use screener_telegram::api::escape;
 
 /// A fraction as a signed percentage with one decimal, `—` when missing.
 pub(super) fn pct(v: Option<f64>) -> String {

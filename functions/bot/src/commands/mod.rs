@@ -18,9 +18,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::BotDeps;
-use crate::config::ParamNames;
 use crate::results::ResultsIndex;
-use crate::telegram::escape;
+use screener_core::config::ParamNames;
+use screener_telegram::api::escape;
 
 pub use results::{LINK_VALIDITY, staleness};
 
@@ -314,12 +314,12 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use screener_core::local::{DirStore, EnvSecrets};
+    use screener_core::config::BotSettings;
+    use screener_core::local::{
+        DirStore, EnvSecrets, FakeBrokerage, MemoryNotifier, RerunNotConfigured,
+    };
 
     use super::*;
-    use crate::brokerage::FakeBrokerage;
-    use crate::config::BotSettings;
-    use crate::rerun::RerunNotConfigured;
 
     #[test]
     fn commands_are_parsed_with_their_arguments_and_bot_suffix() {
@@ -389,6 +389,7 @@ mod tests {
         let deps = BotDeps::new(
             Arc::new(DirStore::new(dir.path())),
             Arc::new(EnvSecrets::new(BTreeMap::new())),
+            Arc::new(MemoryNotifier::default()),
             Arc::new(FakeBrokerage::demo()),
             Arc::new(RerunNotConfigured("not here".into())),
             BotSettings::default(),

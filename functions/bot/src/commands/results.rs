@@ -12,8 +12,9 @@ use screener_core::workflow::keys;
 
 use super::format::{human_duration, link};
 use crate::BotDeps;
-use crate::results::{ResultsError, ResultsIndex};
-use crate::telegram::escape;
+use crate::results::ResultsIndex;
+use screener_core::results::ResultsError;
+use screener_telegram::api::escape;
 
 /// How long `/download` and `/report` links stay valid.
 pub const LINK_VALIDITY: Duration = Duration::from_secs(3600);

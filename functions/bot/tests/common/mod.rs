@@ -11,10 +11,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bot::BotDeps;
-use bot::brokerage::{Brokerage, FakeBrokerage};
-use bot::config::BotSettings;
-use bot::rerun::{Rerun, RerunError, RerunOutcome, execution_name};
-use bot::telegram::SendLimits;
 use chrono::{NaiveDate, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -22,8 +18,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use screener_core::local::DirStore;
-use screener_core::ports::{SecretString, Secrets, SecretsError};
+use screener_core::config::BotSettings;
+use screener_core::local::{DirStore, FakeBrokerage};
+use screener_core::ports::{
+    Brokerage, Rerun, RerunError, RerunOutcome, SecretString, Secrets, SecretsError, execution_name,
+};
+use screener_telegram::TelegramNotifier;
+use screener_telegram::api::SendLimits;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -191,6 +192,14 @@ impl FakeTelegram {
     }
 }
 
+/// The Bot API at `url` with [`BOT_TOKEN`], at [`quick_limits`].
+pub fn notifier(url: &str) -> TelegramNotifier {
+    let secrets = MapSecrets::default();
+    let name = BotSettings::default().params.bot_token;
+    secrets.set(&name, BOT_TOKEN);
+    TelegramNotifier::new(url, Arc::new(secrets), &name).with_limits(quick_limits())
+}
+
 /// Limits scaled down 10x so the tests stay quick; the limit logic is the same.
 pub fn quick_limits() -> SendLimits {
     SendLimits {
@@ -252,10 +261,8 @@ impl World {
         }
         let (telegram, api_url) = FakeTelegram::start().await;
         let settings = BotSettings {
-            api_url,
             bot_username: Some("screener_test_bot".into()),
             results_check_interval: Duration::ZERO,
-            limits: quick_limits(),
             ..BotSettings::default()
         };
         let secrets = MapSecrets::default();
@@ -266,9 +273,16 @@ impl World {
         }
         secrets.set(&settings.params.admin_chats, &ADMIN.to_string());
         let rerun = Arc::new(RecordingRerun::default());
+        let notifier = TelegramNotifier::new(
+            &api_url,
+            Arc::new(secrets.clone()),
+            &settings.params.bot_token,
+        )
+        .with_limits(quick_limits());
         let deps = Arc::new(BotDeps::new(
             store.clone(),
             Arc::new(secrets.clone()),
+            Arc::new(notifier),
             options
                 .brokerage
                 .unwrap_or_else(|| Arc::new(FakeBrokerage::demo())),

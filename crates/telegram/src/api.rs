@@ -1,12 +1,12 @@
-//! Telegram's side of things: the parts of an update the bot reads, HTML escaping, splitting a
-//! long reply on line boundaries, and the Bot API client that sends messages while respecting
-//! Telegram's limits (about 1 message/s per chat, 30/s overall, `retry_after` on 429, 403 for a
-//! chat that blocked the bot).
+//! The Bot API: the parts of an update the bot reads, HTML escaping, splitting a long reply on
+//! line boundaries, and the client that sends messages while respecting Telegram's limits
+//! (about 1 message/s per chat, 30/s overall, `retry_after` on 429, 403 for a chat that blocked
+//! the bot).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use screener_core::ports::SecretString;
+use screener_core::ports::{Delivery, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -205,16 +205,6 @@ impl SendMessage {
 // ---------------------------------------------------------------------------------------------
 // The Bot API client
 
-/// How one `sendMessage` call ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SendOutcome {
-    Sent,
-    /// 403: the user blocked the bot, or it was removed from the group. Stop sending there.
-    Blocked,
-    /// Anything else after the retries: logged, not retried further.
-    Failed(String),
-}
-
 /// What one HTTP attempt answered.
 #[derive(Debug, Clone, PartialEq)]
 enum Attempt {
@@ -286,8 +276,6 @@ impl std::fmt::Debug for TelegramApi {
     }
 }
 
-pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
-
 impl TelegramApi {
     pub fn new(base_url: &str, token: SecretString) -> Self {
         // reqwest is built without a default TLS crypto provider (see the workspace Cargo.toml):
@@ -334,13 +322,14 @@ impl TelegramApi {
 
     /// Sends `messages` in order per chat, spacing them by `limits`. Messages to different
     /// chats are interleaved so that one slow chat does not hold the others up. After a chat
-    /// answers 403, its remaining messages are not sent. Returns one outcome per chat: its
-    /// first failure, else [`SendOutcome::Sent`].
+    /// answers 403 ([`Delivery::Blocked`]: the user blocked the bot, or it was removed from
+    /// the group), its remaining messages are not sent. Returns one outcome per chat: its
+    /// first failure, else [`Delivery::Sent`]; a failure is logged, not retried further.
     pub async fn send_all(
         &self,
         messages: Vec<SendMessage>,
         limits: &SendLimits,
-    ) -> Vec<(i64, SendOutcome)> {
+    ) -> Vec<(i64, Delivery)> {
         // Per-chat queues, in first-seen order of chats.
         let mut order: Vec<i64> = Vec::new();
         let mut queues: HashMap<i64, VecDeque<(SendMessage, u32)>> = HashMap::new();
@@ -351,7 +340,7 @@ impl TelegramApi {
             });
             queue.push_back((message, 0));
         }
-        let mut outcome: HashMap<i64, SendOutcome> = HashMap::new();
+        let mut outcome: HashMap<i64, Delivery> = HashMap::new();
         let mut chat_ready: HashMap<i64, Instant> = HashMap::new();
         let global_gap = Duration::from_secs(1) / limits.per_second.max(1);
         let mut global_ready = Instant::now();
@@ -387,7 +376,7 @@ impl TelegramApi {
             let attempts = attempts + 1;
             match self.attempt(&message).await {
                 Attempt::Ok => {
-                    outcome.entry(chat).or_insert(SendOutcome::Sent);
+                    outcome.entry(chat).or_insert(Delivery::Sent);
                 }
                 Attempt::RetryAfter(wait)
                     if attempts < limits.max_attempts && wait <= limits.max_retry_after =>
@@ -413,31 +402,15 @@ impl TelegramApi {
                 }
                 Attempt::Blocked => {
                     tracing::info!(chat, "chat blocked the bot (403); dropping it");
-                    outcome.insert(chat, SendOutcome::Blocked);
+                    outcome.insert(chat, Delivery::Blocked);
                     queues.get_mut(&chat).expect("queue exists").clear();
                 }
                 Attempt::RetryAfter(wait) => {
                     let why = format!("rate limited (retry_after {} s)", wait.as_secs());
-                    tracing::error!(chat, error = %why, "sendMessage gave up");
-                    outcome
-                        .entry(chat)
-                        .and_modify(|o| {
-                            if *o == SendOutcome::Sent {
-                                *o = SendOutcome::Failed(why.clone())
-                            }
-                        })
-                        .or_insert(SendOutcome::Failed(why));
+                    gave_up(&mut outcome, chat, why);
                 }
                 Attempt::Transient(why) | Attempt::Permanent(why) => {
-                    tracing::error!(chat, error = %why, "sendMessage gave up");
-                    outcome
-                        .entry(chat)
-                        .and_modify(|o| {
-                            if *o == SendOutcome::Sent {
-                                *o = SendOutcome::Failed(why.clone())
-                            }
-                        })
-                        .or_insert(SendOutcome::Failed(why));
+                    gave_up(&mut outcome, chat, why);
                 }
             }
         }
@@ -446,10 +419,22 @@ impl TelegramApi {
             .map(|chat| {
                 let o = outcome
                     .remove(&chat)
-                    .unwrap_or(SendOutcome::Failed("not sent".into()));
+                    .unwrap_or(Delivery::Failed("not sent".into()));
                 (chat, o)
             })
             .collect()
+    }
+}
+
+/// A message the sender gave up on: the chat's first failure is its outcome.
+fn gave_up(outcome: &mut HashMap<i64, Delivery>, chat: i64, why: String) {
+    tracing::error!(chat, error = %why, "sendMessage gave up");
+    match outcome.get_mut(&chat) {
+        Some(o @ Delivery::Sent) => *o = Delivery::Failed(why),
+        Some(_) => {}
+        None => {
+            outcome.insert(chat, Delivery::Failed(why));
+        }
     }
 }
 

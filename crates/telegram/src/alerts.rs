@@ -8,15 +8,15 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use chrono::{NaiveDate, Utc};
-use screener_core::ports::{Store, StoreError, WriteCondition};
+use screener_core::ports::{
+    Delivery, Notification, Notifier, NotifierError, Store, StoreError, WriteCondition,
+};
+use screener_core::results::{ResultsError, ResultsTable};
 use screener_core::workflow::{Manifest, keys};
 use serde::{Deserialize, Serialize};
 
-use crate::results::{ResultsError, ResultsTable};
+use crate::api::{MAX_MESSAGE_CHARS, escape, split_message};
 use crate::subscriptions::{self, SubscriptionError};
-use crate::telegram::{
-    MAX_MESSAGE_CHARS, SendLimits, SendMessage, SendOutcome, TelegramApi, escape, split_message,
-};
 
 /// Symbols listed per side of a change before "and N more".
 const MAX_LISTED: usize = 60;
@@ -66,6 +66,8 @@ pub enum AlertError {
     Results(#[from] ResultsError),
     #[error(transparent)]
     Subscriptions(#[from] SubscriptionError),
+    #[error(transparent)]
+    Notifier(#[from] NotifierError),
     #[error("{0}")]
     Corrupt(String),
 }
@@ -191,12 +193,11 @@ async fn read_table(store: &dyn Store, date: NaiveDate) -> Result<ResultsTable, 
 }
 
 /// Tells every subscriber what changed in the run published for `manifest.date`. Claims the
-/// date first; sends with `limits`; drops chats that blocked the bot; records what happened in
-/// the marker. Errors are the caller's to log: nothing here may fail the publish.
+/// date first; sends through `notifier`; drops chats that blocked the bot; records what
+/// happened in the marker. Errors are the caller's to log: nothing here may fail the publish.
 pub async fn fan_out(
     store: &dyn Store,
-    api: &TelegramApi,
-    limits: &SendLimits,
+    notifier: &dyn Notifier,
     manifest: &Manifest,
 ) -> Result<FanOut, AlertError> {
     let date = manifest.date;
@@ -238,15 +239,15 @@ pub async fn fan_out(
             if let Some(text) = alert_text(date, report.previous_date, &changes, &screens) {
                 report.messaged += 1;
                 for part in split_message(&text, MAX_MESSAGE_CHARS) {
-                    messages.push(SendMessage::html(*chat, part));
+                    messages.push(Notification::new(*chat, part));
                 }
             }
         }
-        for (chat, outcome) in api.send_all(messages, limits).await {
+        for (chat, outcome) in notifier.send(messages).await? {
             match outcome {
-                SendOutcome::Sent => report.sent += 1,
-                SendOutcome::Blocked => report.blocked.push(chat),
-                SendOutcome::Failed(why) => report.failed.push((chat, why)),
+                Delivery::Sent => report.sent += 1,
+                Delivery::Blocked => report.blocked.push(chat),
+                Delivery::Failed(why) => report.failed.push((chat, why)),
             }
         }
         if !report.blocked.is_empty() {
