@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use screener_core::ports::{MetricDatum, MetricUnit};
 use screener_core::validation::Verdict;
 use screener_core::workflow::{
-    BatchStatus, BatchValidationReport, FailedBatch, LatestPointer, Manifest, PublishInput,
-    PublishOutput, Rejection, Repair, RunCounts, StepError, keys,
+    BatchResult, BatchStatus, BatchValidationReport, FailedBatch, LatestPointer, Manifest,
+    PublishInput, PublishOutput, Refetch, Rejection, Repair, RunCounts, ScreenCount, ScreenOutput,
+    StepError, keys,
 };
 use screener_core::{Deps, Symbol};
 
@@ -20,26 +21,67 @@ pub mod alerts;
 /// `report.html` for people, written before the manifest lists it.
 pub mod report;
 
+/// The step, in the order that keeps the last good result safe: add up the batches, copy the
+/// results, write the report and the manifest, send the metrics, move `latest.json`, and only
+/// then send the alerts.
 pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, StepError> {
     let started = Instant::now();
     let run = &input.run;
     let date = run.run_date;
-
-    let mut counts = RunCounts {
-        screened: input.screen.screened,
-        ..RunCounts::default()
-    };
-    let mut rejections = Vec::new();
-    let mut repairs = Vec::new();
-    let mut no_data: Vec<Symbol> = Vec::new();
-    let mut refetched = Vec::new();
-    let mut failed_batches = Vec::new();
     let mut batches = input.batches.clone();
     batches.sort_by_key(|b| b.index);
-    for batch in &batches {
-        counts.requested += batch.requested;
+    let tally = tally_batches(deps, &batches, input.screen.screened).await?;
+    // Results first, manifest next, latest.json last.
+    let (files, screens) = copy_results(deps, &input.screen, date).await?;
+    let mut manifest = assemble_manifest(&input, &batches, tally, files, screens);
+    manifest
+        .durations_ms
+        .insert("publish".to_string(), started.elapsed().as_millis() as u64);
+    let manifest_key = write_manifest(deps, &mut manifest, &batches).await?;
+    send_business_metrics(deps, &manifest).await;
+    move_latest(deps, &manifest, &manifest_key).await?;
+    tracing::info!(%date, run_id = %run.run_id, screened = manifest.counts.screened, "published");
+    // After latest.json moved: alert failures are logged, never a failed run.
+    alerts::after_publish(deps, &manifest).await;
+    Ok(PublishOutput {
+        run_date: date,
+        manifest_key,
+        results_prefix: keys::results_prefix(date),
+        counts: manifest.counts,
+    })
+}
+
+/// What the batches add up to: the counts, and who was rejected, repaired, without data,
+/// refetched or lost with a failed batch.
+#[derive(Default)]
+struct Tally {
+    counts: RunCounts,
+    rejections: Vec<Rejection>,
+    repairs: Vec<Repair>,
+    no_data: Vec<Symbol>,
+    refetched: Vec<Refetch>,
+    failed_batches: Vec<FailedBatch>,
+}
+
+/// Adds up `batches` (in index order), reading each validation report and, for a failed
+/// batch, its symbol list.
+async fn tally_batches(
+    deps: &Deps,
+    batches: &[BatchResult],
+    screened: u32,
+) -> Result<Tally, StepError> {
+    let mut tally = Tally {
+        counts: RunCounts {
+            screened,
+            ..RunCounts::default()
+        },
+        ..Tally::default()
+    };
+    for batch in batches {
+        tally.counts.requested += batch.requested;
         match batch.status {
             BatchStatus::Ok => {
+                let counts = &mut tally.counts;
                 counts.fetched += batch.fetched;
                 counts.valid += batch.valid;
                 counts.repaired += batch.repaired;
@@ -47,32 +89,17 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
                 counts.no_data += batch.no_data;
                 counts.refetched += batch.refetched;
                 if let Some(key) = &batch.report_key {
-                    let report: BatchValidationReport = read_json(deps, key).await?;
-                    for symbol in report.symbols {
-                        match symbol.verdict {
-                            Verdict::Rejected => rejections.push(Rejection {
-                                symbol: symbol.symbol,
-                                reason: symbol.reason.unwrap_or_default(),
-                            }),
-                            Verdict::Repaired => repairs.push(Repair {
-                                symbol: symbol.symbol,
-                                notes: symbol.findings.into_iter().map(|f| f.detail).collect(),
-                            }),
-                            Verdict::Valid => {}
-                        }
-                    }
-                    no_data.extend(report.no_data);
-                    refetched.extend(report.refetched);
+                    tally.add_report(read_json(deps, key).await?);
                 }
             }
             BatchStatus::Failed => {
-                counts.failed += batch.requested;
+                tally.counts.failed += batch.requested;
                 // The batch's symbol list says exactly who was lost; if even that is gone,
                 // the count still is not.
                 let symbols: Vec<String> = read_json(deps, &batch.symbols_key)
                     .await
                     .unwrap_or_default();
-                failed_batches.push(FailedBatch {
+                tally.failed_batches.push(FailedBatch {
                     index: batch.index,
                     symbols,
                     error: batch.error.clone().unwrap_or_else(|| "Unknown".into()),
@@ -81,29 +108,53 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
             }
         }
     }
+    Ok(tally)
+}
 
-    // Results first, manifest next, latest.json last.
-    let mut files = Vec::new();
+impl Tally {
+    fn add_report(&mut self, report: BatchValidationReport) {
+        for symbol in report.symbols {
+            match symbol.verdict {
+                Verdict::Rejected => self.rejections.push(Rejection {
+                    symbol: symbol.symbol,
+                    reason: symbol.reason.unwrap_or_default(),
+                }),
+                Verdict::Repaired => self.repairs.push(Repair {
+                    symbol: symbol.symbol,
+                    notes: symbol.findings.into_iter().map(|f| f.detail).collect(),
+                }),
+                Verdict::Valid => {}
+            }
+        }
+        self.no_data.extend(report.no_data);
+        self.refetched.extend(report.refetched);
+    }
+}
+
+/// Copies the screen's files to `results/date=D/`; answers their names and the screens with
+/// their top lists' new keys.
+async fn copy_results(
+    deps: &Deps,
+    screen: &ScreenOutput,
+    date: NaiveDate,
+) -> Result<(Vec<String>, Vec<ScreenCount>), StepError> {
     let mut copies = vec![
         (
-            input.screen.results_csv_key.clone(),
+            screen.results_csv_key.clone(),
             "results.csv".to_string(),
             "text/csv",
         ),
         (
-            input.screen.results_parquet_key.clone(),
+            screen.results_parquet_key.clone(),
             "results.parquet".to_string(),
             "application/vnd.apache.parquet",
         ),
     ];
-    for screen in &input.screen.screens {
-        copies.push((
-            screen.top_key.clone(),
-            keys::top_file_name(&screen.name),
-            "text/csv",
-        ));
+    for s in &screen.screens {
+        copies.push((s.top_key.clone(), keys::top_file_name(&s.name), "text/csv"));
     }
-    let mut screens = input.screen.screens.clone();
+    let mut files = Vec::new();
+    let mut screens = screen.screens.clone();
     for (from, name, content_type) in copies {
         let body = deps.store.get(&from).await?;
         let to = keys::results_file(date, &name);
@@ -113,8 +164,18 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
         }
         files.push(name);
     }
+    Ok((files, screens))
+}
 
-    let finished_at = Utc::now();
+/// The manifest of the run, finished now; `publish` is the one duration not in it yet.
+fn assemble_manifest(
+    input: &PublishInput,
+    batches: &[BatchResult],
+    tally: Tally,
+    files: Vec<String>,
+    screens: Vec<ScreenCount>,
+) -> Manifest {
+    let run = &input.run;
     let mut durations_ms = BTreeMap::new();
     durations_ms.insert("fetch_universe".to_string(), input.universe_duration_ms);
     durations_ms.insert(
@@ -126,64 +187,69 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
         batches.iter().map(|b| b.validate_ms).sum(),
     );
     durations_ms.insert("screen".to_string(), input.screen.duration_ms);
-    let manifest_key = keys::results_file(date, "manifest.json");
-    let mut manifest = Manifest {
-        date,
+    Manifest {
+        date: run.run_date,
         run_id: run.run_id.clone(),
         notice: run.source.synthetic.then(|| {
             "SYNTHETIC DATA: these results come from the generated demo market, not real prices.".to_string()
         }),
         source: run.source.clone(),
         started_at: run.started_at,
-        finished_at,
-        counts: counts.clone(),
-        rejections,
-        repairs,
-        no_data,
-        refetched,
-        failed_batches,
+        finished_at: Utc::now(),
+        counts: tally.counts,
+        rejections: tally.rejections,
+        repairs: tally.repairs,
+        no_data: tally.no_data,
+        refetched: tally.refetched,
+        failed_batches: tally.failed_batches,
         screens,
         worst_drawdown: input.screen.worst_drawdown.clone(),
         durations_ms,
         files,
-    };
-    manifest
-        .durations_ms
-        .insert("publish".to_string(), started.elapsed().as_millis() as u64);
-    // For people; a report that can't be made is logged and left out, never a failed run.
-    if report::publish_report(deps, &manifest, &batches).await {
+    }
+}
+
+/// Writes `report.html` (for people; a report that can't be made is logged and left out,
+/// never a failed run), then the manifest listing it; answers the manifest's key.
+async fn write_manifest(
+    deps: &Deps,
+    manifest: &mut Manifest,
+    batches: &[BatchResult],
+) -> Result<String, StepError> {
+    if report::publish_report(deps, manifest, batches).await {
         manifest.files.push(report::FILE.into());
     }
     manifest.files.push("manifest.json".into());
-    let body = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    deps.store
-        .put(&manifest_key, body, "application/json")
-        .await?;
+    let key = keys::results_file(manifest.date, "manifest.json");
+    let body = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
+    deps.store.put(&key, body, "application/json").await?;
+    Ok(key)
+}
 
-    // Metrics are for dashboards: a metrics outage is logged, never a failed run.
-    if let Err(error) = deps.metrics.publish(&business_metrics(&manifest)).await {
+/// Metrics are for dashboards: a metrics outage is logged, never a failed run.
+async fn send_business_metrics(deps: &Deps, manifest: &Manifest) {
+    if let Err(error) = deps.metrics.publish(&business_metrics(manifest)).await {
         tracing::error!(%error, "business metrics were not published");
     }
+}
 
+/// Points `results/latest.json` at the manifest: the last write of a publish.
+async fn move_latest(
+    deps: &Deps,
+    manifest: &Manifest,
+    manifest_key: &str,
+) -> Result<(), StepError> {
     let latest = LatestPointer {
-        date,
-        run_id: run.run_id.clone(),
-        manifest_key: manifest_key.clone(),
+        date: manifest.date,
+        run_id: manifest.run_id.clone(),
+        manifest_key: manifest_key.to_string(),
         published_at: Utc::now(),
     };
     let body = serde_json::to_vec_pretty(&latest).expect("pointer serializes");
     deps.store
         .put(keys::LATEST, body, "application/json")
         .await?;
-    tracing::info!(%date, run_id = %run.run_id, screened = counts.screened, "published");
-    // After latest.json moved: alert failures are logged, never a failed run.
-    alerts::after_publish(deps, &manifest).await;
-    Ok(PublishOutput {
-        run_date: date,
-        manifest_key,
-        results_prefix: keys::results_prefix(date),
-        counts,
-    })
+    Ok(())
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(deps: &Deps, key: &str) -> Result<T, StepError> {
