@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{NaiveDate, TimeZone, Utc};
 use screener_alpaca::clock::VirtualClock;
+use screener_alpaca::history::StoredHistory;
 use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, Fault, KEY_ID, SECRET_KEY};
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
 use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
@@ -90,8 +91,10 @@ async fn world(
         )
         .unwrap(),
     );
+    let store = Arc::new(DirStore::new(dir));
     let deps = Deps {
-        store: Arc::new(DirStore::new(dir)),
+        bars: Arc::new(StoredHistory::new(store.clone(), client.clone())),
+        store,
         market: client.clone(),
         metrics: Arc::new(MemoryMetrics::default()),
         secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),

@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use screener_aws::S3Store;
 use screener_core::Deps;
 use screener_core::config::Settings;
-use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
+use screener_core::local::{DirStore, EnvSecrets, MarketBars, MemoryMetrics, MemoryNotifier};
 use screener_core::ports::Store;
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::validation::ValidationRules;
@@ -84,9 +84,11 @@ async fn create_bucket(config: &SdkConfig) -> String {
 }
 
 fn deps(store: Arc<dyn Store>) -> Deps {
+    let market = Arc::new(SyntheticMarket::new(SEED, SYMBOLS).unwrap());
     Deps {
         store,
-        market: Arc::new(SyntheticMarket::new(SEED, SYMBOLS).unwrap()),
+        bars: Arc::new(MarketBars(market.clone())),
+        market,
         metrics: Arc::new(MemoryMetrics::default()),
         secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
         notifier: Arc::new(MemoryNotifier::default()),

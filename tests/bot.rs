@@ -15,7 +15,8 @@ use chrono::NaiveDate;
 use screener_core::Deps;
 use screener_core::config::{BotSettings, Config};
 use screener_core::local::{
-    DirStore, EnvSecrets, FakeBrokerage, MemoryMetrics, MemoryNotifier, RerunNotConfigured,
+    DirStore, EnvSecrets, FakeBrokerage, MarketBars, MemoryMetrics, MemoryNotifier,
+    RerunNotConfigured,
 };
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 use screener_core::results::ResultsTable;
@@ -42,9 +43,11 @@ fn deps(dir: &Path) -> (Deps, Arc<MemoryMetrics>) {
     let mut settings = Config::from_vars(&vars).unwrap().settings;
     settings.environment = "test".into();
     let metrics = Arc::new(MemoryMetrics::default());
+    let market = Arc::new(SyntheticMarket::new(42, 120).unwrap());
     let deps = Deps {
         store: Arc::new(DirStore::new(dir)),
-        market: Arc::new(SyntheticMarket::new(42, 120).unwrap()),
+        bars: Arc::new(MarketBars(market.clone())),
+        market,
         metrics: metrics.clone(),
         secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
         notifier: Arc::new(MemoryNotifier::default()),

@@ -13,7 +13,7 @@ use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::steps::{LocalInvoker, invoke_step, step_for_resource};
 use screener_core::Deps;
 use screener_core::config::Settings;
-use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
+use screener_core::local::{DirStore, EnvSecrets, MarketBars, MemoryMetrics, MemoryNotifier};
 use screener_core::ports::{Store, StoreError, WriteCondition};
 use screener_core::synthetic::{FaultKind, SyntheticMarket};
 use screener_core::validation::ValidationRules;
@@ -42,6 +42,7 @@ fn world(dir: &Path) -> World {
     let deps = Deps {
         store: Arc::new(DirStore::new(dir)),
         market: market.clone(),
+        bars: Arc::new(MarketBars(market.clone())),
         metrics: metrics.clone(),
         secrets: Arc::new(EnvSecrets::new(BTreeMap::new())),
         notifier: Arc::new(MemoryNotifier::default()),

@@ -21,10 +21,14 @@
 //!   and reported as a [`Refetch`].
 //!
 //! Symbols sharing a start date share requests, so a normal day is one request group per batch.
+//!
+//! [`StoredHistory`] is this as the [`BarSource`] port, which the composition root gives the
+//! fetch-bars step when the source is Alpaca.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -32,7 +36,7 @@ use tokio::task::JoinSet;
 
 use screener_core::bar::BarsBySymbol;
 use screener_core::calendar;
-use screener_core::ports::{DataSourceInfo, MarketData, Store, StoreError};
+use screener_core::ports::{BarSource, DataSourceInfo, FetchedBars, MarketData, Store, StoreError};
 use screener_core::workflow::{Refetch, StepError};
 use screener_core::{Bar, Symbol};
 
@@ -434,6 +438,58 @@ pub fn disagreement(
             }
         }
         i += 1;
+    }
+}
+
+/// The [`BarSource`] port over the history kept in `store` for `market`'s source (feed and
+/// adjustment included, [`history_prefix`]): each call brings the history of its symbols up to
+/// `end` with [`fetch_incremental`].
+pub struct StoredHistory {
+    store: Arc<dyn Store>,
+    market: Arc<dyn MarketData>,
+    prefix: String,
+}
+
+impl StoredHistory {
+    pub fn new(store: Arc<dyn Store>, market: Arc<dyn MarketData>) -> Self {
+        let prefix = history_prefix(&market.source());
+        StoredHistory {
+            store,
+            market,
+            prefix,
+        }
+    }
+}
+
+#[async_trait]
+impl BarSource for StoredHistory {
+    async fn daily_bars(
+        &self,
+        symbols: &[Symbol],
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<FetchedBars, StepError> {
+        let fetched = fetch_incremental(
+            self.store.clone(),
+            self.market.as_ref(),
+            &self.prefix,
+            symbols,
+            start,
+            end,
+        )
+        .await?;
+        tracing::info!(
+            backfilled = fetched.backfilled,
+            incremental = fetched.incremental,
+            from_store = fetched.from_store,
+            refetched = fetched.refetched.len(),
+            request_groups = fetched.groups,
+            "history updated"
+        );
+        Ok(FetchedBars {
+            bars: fetched.bars,
+            refetched: fetched.refetched,
+        })
     }
 }
 

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::ports::{MarketData, Metrics, Notifier, Secrets, Store};
+use crate::ports::{BarSource, MarketData, Metrics, Notifier, Secrets, Store};
 
 #[derive(Clone)]
 pub struct Deps {
     pub store: Arc<dyn Store>,
     pub market: Arc<dyn MarketData>,
+    /// A batch's bars for fetch-bars: from `market`, through a kept history where the source
+    /// has one.
+    pub bars: Arc<dyn BarSource>,
     pub metrics: Arc<dyn Metrics>,
     /// SSM parameters in AWS, environment variables locally.
     pub secrets: Arc<dyn Secrets>,

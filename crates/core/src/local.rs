@@ -1,21 +1,23 @@
-//! Local adapters: a directory as the store, environment variables as secrets, log lines (and
-//! an in-memory recorder for tests) as metrics, an in-memory recorder as the notifier, a
-//! made-up brokerage for demos, and the "not configured here" stand-ins of the brokerage and
-//! re-runs.
+//! Local adapters: a directory as the store, bars straight from the market, environment
+//! variables as secrets, log lines (and an in-memory recorder for tests) as metrics, an
+//! in-memory recorder as the notifier, a made-up brokerage for demos, and the "not configured
+//! here" stand-ins of the brokerage and re-runs.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use crate::ports::{
-    Account, Brokerage, BrokerageError, Delivery, MetricDatum, Metrics, MetricsError, Notification,
-    Notifier, NotifierError, Position, Rerun, RerunError, RerunOutcome, SecretString, Secrets,
-    SecretsError, Store, StoreError, WriteCondition,
+    Account, BarSource, Brokerage, BrokerageError, Delivery, FetchedBars, MarketData, MetricDatum,
+    Metrics, MetricsError, Notification, Notifier, NotifierError, Position, Rerun, RerunError,
+    RerunOutcome, SecretString, Secrets, SecretsError, Store, StoreError, WriteCondition,
 };
+use crate::symbol::Symbol;
+use crate::workflow::StepError;
 
 /// A directory standing in for an S3 bucket prefix. Writes go to a temporary file first and
 /// are renamed into place, so a reader never sees half an object.
@@ -180,6 +182,25 @@ impl Store for DirStore {
             });
         }
         Ok(path.display().to_string())
+    }
+}
+
+/// Bars straight from the market, read whole every time: what the offline sources (synthetic,
+/// CSV) do, having nothing worth keeping.
+pub struct MarketBars(pub Arc<dyn MarketData>);
+
+#[async_trait]
+impl BarSource for MarketBars {
+    async fn daily_bars(
+        &self,
+        symbols: &[Symbol],
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<FetchedBars, StepError> {
+        Ok(FetchedBars {
+            bars: self.0.daily_bars(symbols, start, end).await?,
+            refetched: Vec::new(),
+        })
     }
 }
 

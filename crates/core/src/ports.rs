@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bar::BarsBySymbol;
 use crate::symbol::Symbol;
+use crate::workflow::{Refetch, StepError};
 
 // ---------------------------------------------------------------------------------------------
 // Store
@@ -135,6 +136,32 @@ pub trait MarketData: Send + Sync {
     ) -> Result<Option<Vec<NaiveDate>>, MarketDataError> {
         Ok(None)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bars for a run
+
+/// A batch's daily bars, and the symbols whose kept history was found changed and refetched
+/// in full (a split, a correction).
+#[derive(Debug, Default)]
+pub struct FetchedBars {
+    pub bars: BarsBySymbol,
+    pub refetched: Vec<Refetch>,
+}
+
+/// How a run gets a batch's daily bars: straight from the market
+/// ([`crate::local::MarketBars`]: the offline sources, which have nothing worth keeping), or
+/// through a history kept in the store that only fetches what is new (Alpaca's,
+/// `screener_alpaca::history::StoredHistory`). The composition root picks it with the source.
+#[async_trait]
+pub trait BarSource: Send + Sync {
+    /// Daily bars for `symbols` dated `start..=end`; symbols without data are absent.
+    async fn daily_bars(
+        &self,
+        symbols: &[Symbol],
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<FetchedBars, StepError>;
 }
 
 // ---------------------------------------------------------------------------------------------

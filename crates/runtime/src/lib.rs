@@ -1,5 +1,6 @@
 //! The composition root, shared by the Lambda binaries and the CLI: [`build_deps`] turns a
-//! [`Config`] into the adapters it names (store, market data, metrics, secrets, notifier), and
+//! [`Config`] into the adapters it names (store, market data and how a batch's bars are read,
+//! metrics, secrets, notifier), and
 //! [`build_brokerage`] and [`build_rerun`] the bot's two more; [`wire`] does it from the
 //! environment, once per container; [`serve_step`] runs a step handler behind the Lambda
 //! Runtime API, reporting each [`StepError`] under the stable name the state machine matches.
@@ -14,15 +15,19 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use screener_alpaca::brokerage::AlpacaBrokerage;
 use screener_alpaca::config::{KEY_ID_VARIABLE, SECRET_KEY_VARIABLE};
+use screener_alpaca::history::StoredHistory;
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
 use screener_aws::{CloudWatchMetrics, S3Store, SfnClient, SfnRerun, SsmSecrets};
 use screener_core::Deps;
 use screener_core::config::{Config, MetricsChoice, SecretsChoice, SourceChoice, StoreLocation};
 use screener_core::csv_source::CsvMarket;
 use screener_core::local::{
-    BrokerageNotConfigured, DirStore, EnvSecrets, FakeBrokerage, LogMetrics, RerunNotConfigured,
+    BrokerageNotConfigured, DirStore, EnvSecrets, FakeBrokerage, LogMetrics, MarketBars,
+    RerunNotConfigured,
 };
-use screener_core::ports::{Brokerage, MarketData, Metrics, Notifier, Rerun, Secrets, Store};
+use screener_core::ports::{
+    BarSource, Brokerage, MarketData, Metrics, Notifier, Rerun, Secrets, Store,
+};
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::workflow::error_names::CONFIG_INVALID;
 use screener_core::workflow::{StepError, parse_input};
@@ -131,6 +136,13 @@ pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
         }
         SourceChoice::Alpaca => Arc::new(build_alpaca(config).await?),
     };
+    // Alpaca's bars go through the history kept in the store; the offline sources are read whole.
+    let bars: Arc<dyn BarSource> = match &config.source {
+        SourceChoice::Alpaca => Arc::new(StoredHistory::new(store.clone(), market.clone())),
+        SourceChoice::Synthetic { .. } | SourceChoice::Csv(_) => {
+            Arc::new(MarketBars(market.clone()))
+        }
+    };
     let secrets = build_secrets(config).await;
     let metrics: Arc<dyn Metrics> = match config.metrics {
         MetricsChoice::Log => Arc::new(LogMetrics {
@@ -146,6 +158,7 @@ pub async fn build_deps(config: &Config) -> Result<Deps, WiringError> {
     Ok(Deps {
         store,
         market,
+        bars,
         metrics,
         notifier: build_notifier(config, secrets.clone()),
         secrets,
