@@ -357,7 +357,7 @@ fn the_lifecycle_and_the_policies_cover_the_storage_layout_the_code_writes() {
         format!("${{DataBucket.Arn}}/{results}*"),
         // Alpaca's per-symbol history (screener_alpaca::history::history_prefix).
         format!("${{DataBucket.Arn}}/{prefix}/history/*"),
-        // publish's Telegram alerts: subscriptions and per-date markers (bot::alerts).
+        // publish's Telegram alerts: subscriptions and per-date markers (screener_telegram::alerts).
         format!("${{DataBucket.Arn}}/{prefix}/bot/*"),
     ];
     for (name, function) in of_type(&template, "AWS::Serverless::Function") {
