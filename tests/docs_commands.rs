@@ -218,7 +218,14 @@ fn every_documented_command_and_flag_exists_in_the_binary() {
 /// Whether a documented line can run offline here: no placeholder to fill in, no AWS, Alpaca or
 /// server to reach, and only files the test provides.
 fn runnable(words: &[String]) -> bool {
-    let offline = ["run", "indicators", "screen", "invoke", "states", "backtest"];
+    let offline = [
+        "run",
+        "indicators",
+        "screen",
+        "invoke",
+        "states",
+        "backtest",
+    ];
     let Some(first) = words.first() else {
         return false;
     };

@@ -161,9 +161,9 @@ pub async fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The bars of `--source` from the warm-up before `--start` to `--end` (default: the last
-/// completed session), built by the composition root as `screener run` builds them. Alpaca's
-/// bars go through the history the daily run keeps in the store: what is stored is read,
-/// only what is missing is fetched, and the history is saved for the next run.
+/// completed session), through the bar source the composition root builds for `screener run`:
+/// Alpaca's through the history the daily run keeps in the store (what is stored is read, only
+/// what is missing is fetched, and the history is saved for the next run).
 async fn source_bars(
     args: &BacktestArgs,
     settings: &Settings,
@@ -198,24 +198,12 @@ async fn source_bars(
         symbols.len(),
         source.description
     );
-    let bars = if fetch_bars::keeps_history(&source) {
-        screener_alpaca::history::fetch_incremental(
-            deps.store.clone(),
-            deps.market.as_ref(),
-            &screener_alpaca::history::history_prefix(&source),
-            &symbols,
-            from,
-            end,
-        )
-        .await
-        .context("reading the bar history")?
+    let bars = deps
         .bars
-    } else {
-        deps.market
-            .daily_bars(&symbols, from, end)
-            .await
-            .with_context(|| format!("reading bars from {}", source.description))?
-    };
+        .daily_bars(&symbols, from, end)
+        .await
+        .with_context(|| format!("reading bars from {}", source.description))?
+        .bars;
     let mut bars = bars;
     let tidied = screener_backtest::tidy_source_bars(&mut bars);
     if tidied != screener_backtest::TidiedBars::default() {
