@@ -13,16 +13,9 @@ use std::time::Instant;
 
 use chrono::Duration;
 use screener_core::bar::write_bars_csv;
-use screener_core::ports::DataSourceInfo;
 use screener_core::workflow::{FetchBarsInput, FetchBarsOutput, StepError, keys};
 use screener_core::{Deps, Symbol};
 use tracing::Instrument;
-
-/// Sources whose bars are kept as history in the store and fetched incrementally (the
-/// composition root gives fetch-bars a `screener_alpaca::history::StoredHistory` for them).
-pub fn keeps_history(source: &DataSourceInfo) -> bool {
-    source.kind == "alpaca"
-}
 
 pub async fn handle(input: FetchBarsInput, deps: &Deps) -> Result<FetchBarsOutput, StepError> {
     let span = tracing::info_span!("fetch_bars", batch = input.batch.index);
