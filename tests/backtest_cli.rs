@@ -268,11 +268,16 @@ fn bad_input_is_refused_before_any_work_naming_the_problem() {
     )
     .unwrap();
     std::fs::write(
+        dir.path().join("benchmark.toml"),
+        "[[screen]]\nname = \"benchmark\"\nconditions = [\"close > 1\"]\nsort = { metric = \"close\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
         dir.path().join("no_volume.csv"),
         "symbol,date,open,high,low,close\nAAA,2024-01-02,1,1,1,1\n",
     )
     .unwrap();
-    let cases: [(&[&str], i32, &[&str]); 7] = [
+    let cases: [(&[&str], i32, &[&str]); 8] = [
         (&["--start", "2024-01-02"], 2, &["--bars", "--source"]),
         (
             &[
@@ -309,6 +314,18 @@ fn bad_input_is_refused_before_any_work_naming_the_problem() {
             ],
             1,
             &["unknown metric `pe_ratio`", "valid metrics"],
+        ),
+        (
+            &[
+                "--bars",
+                "bars.csv",
+                "--start",
+                "2024-01-02",
+                "--screens",
+                "benchmark.toml",
+            ],
+            1,
+            &["`benchmark` is reserved"],
         ),
         (
             &["--bars", "bars.csv", "--start", "2030-01-02"],

@@ -191,7 +191,11 @@ impl Backtest {
                     let factor = self.factor_report(i, &factor_stats[i]);
                     (screen.name.clone(), forward, Some(factor))
                 }
-                None => ("benchmark".to_string(), eligible_forward.clone(), None),
+                None => (
+                    crate::plan::BENCHMARK.to_string(),
+                    eligible_forward.clone(),
+                    None,
+                ),
             };
             reports.push(Portfolio {
                 name,

@@ -16,6 +16,10 @@ pub enum BacktestError {
     EndBeforeStart { start: NaiveDate, end: NaiveDate },
     #[error("no screens to backtest")]
     NoScreens,
+    #[error(
+        "screen `{name}`: the name `benchmark` is reserved for the portfolio of every eligible symbol; rename the screen"
+    )]
+    ReservedScreenName { name: String },
     #[error("screen `{screen}`: unknown metric `{metric}` in {place}; valid metrics: {valid}")]
     UnknownMetric {
         screen: String,

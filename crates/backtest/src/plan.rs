@@ -5,6 +5,9 @@ use screener_analytics::{BAR_METRICS, INDICATOR_NAMES, N_METRICS, Op, Operand, S
 
 use crate::error::BacktestError;
 
+/// The name of the portfolio of every eligible symbol, beside the screens' portfolios.
+pub const BENCHMARK: &str = "benchmark";
+
 /// Where a metric's value comes from at a bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MetricRef {
@@ -114,6 +117,13 @@ impl Plan {
         if set.screens.is_empty() {
             return Err(BacktestError::NoScreens);
         }
+        // The benchmark is a column of equity.csv and a portfolio of summary.json beside the
+        // screens: a screen of that name would be indistinguishable from it.
+        if let Some(s) = set.screens.iter().find(|s| s.name == BENCHMARK) {
+            return Err(BacktestError::ReservedScreenName {
+                name: s.name.clone(),
+            });
+        }
         let mut keys: Vec<MetricRef> = Vec::new();
         let mut screens = Vec::with_capacity(set.screens.len());
         for s in &set.screens {
@@ -168,6 +178,16 @@ mod tests {
         let plan = Plan::compile(&set).unwrap();
         assert_eq!(plan.screens.len(), set.screens.len());
         assert!(plan.keys.len() <= plan.screens.len());
+    }
+
+    #[test]
+    fn a_screen_named_benchmark_is_refused() {
+        let set = ScreenSet::parse_toml(
+            "[[screen]]\nname = \"benchmark\"\nconditions = [\"close > 1\"]\nsort = { metric = \"close\" }\n",
+        )
+        .unwrap();
+        let err = Plan::compile(&set).unwrap_err().to_string();
+        assert!(err.contains("`benchmark` is reserved"), "{err}");
     }
 
     #[test]
