@@ -11,5 +11,6 @@ mod lambda_runtime;
 mod remote;
 mod states_cli;
 mod support;
+mod sweep_cli;
 mod template;
 mod workflow;

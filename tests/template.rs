@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use screener_cli::steps::{STEPS, local_substitutions};
+use screener_cli::steps::{BACKTEST_STEPS, STEPS, local_substitutions};
 use screener_core::workflow::{WorkflowInput, error_names, keys};
 use serde_json::{Value, json};
 
@@ -34,9 +34,28 @@ fn template() -> Value {
 }
 
 fn asl_text() -> String {
-    let path = path_from("SCREENER_CHECK_ASL", "statemachine/screener.asl.json");
+    asl_text_of(DAILY)
+}
+
+/// A state machine's ASL file (`SCREENER_CHECK_ASL` replaces the daily workflow's).
+fn asl_text_of(machine: &str) -> String {
+    let (_, file, _) = MACHINES.iter().find(|(m, _, _)| *m == machine).unwrap();
+    let path = if machine == DAILY {
+        path_from("SCREENER_CHECK_ASL", file)
+    } else {
+        repo().join(file)
+    };
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+const DAILY: &str = "ScreenerStateMachine";
+const BACKTEST: &str = "BacktestStateMachine";
+
+/// Each state machine of the template: its resource, its ASL file, the steps its Tasks call.
+const MACHINES: [(&str, &str, &[(&str, &str)]); 2] = [
+    (DAILY, "statemachine/screener.asl.json", &STEPS),
+    (BACKTEST, "statemachine/backtest.asl.json", &BACKTEST_STEPS),
+];
 
 /// `!Ref X` -> `{"Ref": "X"}`, `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` ->
 /// `{"Fn::Sub": "s"}`, and so on for every `!Name` (`{"Fn::Name": ...}`, `!Condition` ->
@@ -113,15 +132,18 @@ fn sub_references(value: &Value) -> BTreeSet<String> {
     }
 }
 
+/// The daily workflow's state machine.
 fn state_machine(template: &Value) -> (&str, &Value) {
+    (DAILY, machine(template, DAILY))
+}
+
+/// A state machine by resource name; the template has exactly [`MACHINES`].
+fn machine<'a>(template: &'a Value, name: &str) -> &'a Value {
     let machines = of_type(template, "AWS::Serverless::StateMachine");
-    assert_eq!(
-        machines.len(),
-        1,
-        "one state machine: {:?}",
-        machines.keys()
-    );
-    machines.into_iter().next().unwrap()
+    let names: BTreeSet<&str> = machines.keys().copied().collect();
+    let expected: BTreeSet<&str> = MACHINES.iter().map(|(m, _, _)| *m).collect();
+    assert_eq!(names, expected, "the template's state machines");
+    machines[name]
 }
 
 /// Every policy statement of a resource (inline `Statement` lists; SAM policy templates apart).
@@ -152,23 +174,32 @@ fn actions(statement: &Value) -> Vec<&str> {
 #[test]
 fn every_asl_placeholder_has_a_substitution_and_a_local_handler_and_nothing_more() {
     let template = template();
-    let (_, machine) = state_machine(&template);
-    let in_asl = placeholders(&asl_text());
-    let in_template: BTreeSet<String> = machine["Properties"]["DefinitionSubstitutions"]
-        .as_object()
-        .expect("DefinitionSubstitutions")
-        .keys()
-        .cloned()
-        .collect();
+    let mut every_key = BTreeSet::new();
+    for (name, _, steps) in MACHINES {
+        let machine = machine(&template, name);
+        let in_asl = placeholders(&asl_text_of(name));
+        let in_template: BTreeSet<String> = machine["Properties"]["DefinitionSubstitutions"]
+            .as_object()
+            .expect("DefinitionSubstitutions")
+            .keys()
+            .cloned()
+            .collect();
+        let local: BTreeSet<String> = steps.iter().map(|(_, key)| key.to_string()).collect();
+        assert!(!in_asl.is_empty());
+        assert_eq!(
+            in_asl, in_template,
+            "{name}: the ASL's ${{...}} and template.yaml's DefinitionSubstitutions differ"
+        );
+        assert_eq!(
+            in_asl, local,
+            "{name}: the ASL's ${{...}} and the local task registry (steps) differ"
+        );
+        every_key.extend(local);
+    }
     let local: BTreeSet<String> = local_substitutions().into_keys().collect();
-    assert!(!in_asl.is_empty());
     assert_eq!(
-        in_asl, in_template,
-        "the ASL's ${{...}} and template.yaml's DefinitionSubstitutions differ"
-    );
-    assert_eq!(
-        in_asl, local,
-        "the ASL's ${{...}} and the local task registry (steps::STEPS) differ"
+        every_key, local,
+        "the local substitutions are both machines' and no more"
     );
 }
 
@@ -176,7 +207,18 @@ fn every_asl_placeholder_has_a_substitution_and_a_local_handler_and_nothing_more
 #[test]
 fn each_substituted_arn_is_the_function_that_runs_the_same_step_locally() {
     let template = template();
-    let (machine_name, machine) = state_machine(&template);
+    for (machine_name, _, steps) in MACHINES {
+        substituted_arns_run_the_local_steps(&template, machine_name, steps);
+    }
+}
+
+fn substituted_arns_run_the_local_steps(
+    template: &Value,
+    machine_name: &str,
+    steps: &[(&str, &str)],
+) {
+    let machine = machine(template, machine_name);
+    let template = template.clone();
     let functions = of_type(&template, "AWS::Serverless::Function");
     let substitutions = &machine["Properties"]["DefinitionSubstitutions"];
     let invokable: BTreeSet<String> = as_list(&machine["Properties"]["Policies"])
@@ -184,7 +226,7 @@ fn each_substituted_arn_is_the_function_that_runs_the_same_step_locally() {
         .filter_map(|p| p["LambdaInvokePolicy"]["FunctionName"]["Ref"].as_str())
         .map(str::to_string)
         .collect();
-    for (step, key) in STEPS {
+    for (step, key) in steps {
         let value = &substitutions[key];
         let function = value["Fn::GetAtt"][0]
             .as_str()
@@ -391,14 +433,22 @@ fn the_lifecycle_and_the_policies_cover_the_storage_layout_the_code_writes() {
 #[test]
 fn iam_policies_are_least_privilege() {
     let template = template();
-    let (machine_name, machine) = state_machine(&template);
+    let machine_names: Vec<&str> = MACHINES.iter().map(|(m, _, _)| *m).collect();
+    // The backtest machine starts its own Distributed Map children: its role names its own
+    // ARN from its `Name` (a !Ref would be circular).
+    let backtest_name = machine(&template, BACKTEST)["Properties"]["Name"]["Fn::Sub"]
+        .as_str()
+        .expect("BacktestStateMachine has a Name: !Sub ...")
+        .to_string();
     let namespace = screener_runtime::METRICS_NAMESPACE;
     let mut checked = 0;
     let mut resources_with_policies: Vec<(&str, &Value)> =
         of_type(&template, "AWS::Serverless::Function")
             .into_iter()
             .collect();
-    resources_with_policies.push((machine_name, machine));
+    for name in &machine_names {
+        resources_with_policies.push((name, machine(&template, name)));
+    }
     for (name, resource) in resources_with_policies {
         for statement in statements(resource) {
             checked += 1;
@@ -417,7 +467,10 @@ fn iam_policies_are_least_privilege() {
                 );
             } else if star {
                 // Only the log-delivery actions of the state machine's logging take no ARN.
-                assert_eq!(name, machine_name, "{name}: Resource \"*\" for {actions:?}");
+                assert!(
+                    machine_names.contains(&name),
+                    "{name}: Resource \"*\" for {actions:?}"
+                );
                 // (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html)
                 const LOG_DELIVERY: [&str; 8] = [
                     "logs:CreateLogDelivery",
@@ -446,15 +499,22 @@ fn iam_policies_are_least_privilege() {
             }
             if actions.iter().any(|a| a.starts_with("states:")) {
                 for resource in &resources {
-                    let direct = resource["Ref"] == machine_name;
-                    let executions =
-                        sub_references(resource).contains(&format!("{machine_name}.Name"));
+                    let direct = resource["Ref"] == DAILY;
+                    let executions = sub_references(resource).contains(&format!("{DAILY}.Name"));
+                    let text = resource["Fn::Sub"].as_str().unwrap_or_default();
+                    let own_machine = name == BACKTEST
+                        && text.ends_with(&format!(":stateMachine:{backtest_name}"));
+                    let own_children = name == BACKTEST
+                        && text.ends_with(&format!(":execution:{backtest_name}/*"));
                     assert!(
-                        direct || executions,
-                        "{name}: {actions:?} on {resource}, not only on {machine_name}"
+                        direct || executions || own_machine || own_children,
+                        "{name}: {actions:?} on {resource}, not only on {DAILY} or, for {BACKTEST}, itself"
                     );
                     if actions.contains(&"states:StartExecution") {
-                        assert!(direct, "{name}: StartExecution on {resource}");
+                        assert!(
+                            direct || own_machine,
+                            "{name}: StartExecution on {resource}"
+                        );
                     }
                 }
             }
@@ -580,55 +640,62 @@ fn read_rust_sources(dir: &Path, out: &mut String) {
 /// error name any handler reports is decided (retried, caught, or fatal on purpose).
 #[test]
 fn each_task_retries_the_transient_errors_its_step_can_raise() {
-    let asl: Value = serde_json::from_str(&asl_text()).unwrap();
-    let mut tasks = Vec::new();
-    collect_tasks(&asl["States"], &mut tasks);
-    let key_to_step: BTreeMap<&str, &str> = STEPS.iter().map(|(s, k)| (*k, *s)).collect();
-    // The steps that call the market data source; every step reads or writes the store.
-    let market_steps = ["fetch-universe", "fetch-bars"];
-    let mut seen = BTreeSet::new();
     let mut retried_anywhere = BTreeSet::new();
     let mut caught_anywhere = BTreeSet::new();
-    for (state, task) in &tasks {
-        let resource = task["Resource"].as_str().unwrap_or_default();
-        let key = resource.trim_start_matches("${").trim_end_matches('}');
-        let step = key_to_step
-            .get(key)
-            .unwrap_or_else(|| panic!("{state}: {resource} is not one of our steps"));
-        seen.insert(*step);
-        let retried: BTreeSet<&str> = as_list(&task["Retry"])
-            .into_iter()
-            .flat_map(|r| as_list(&r["ErrorEquals"]))
-            .filter_map(Value::as_str)
-            .collect();
-        let caught: BTreeSet<&str> = as_list(&task["Catch"])
-            .into_iter()
-            .flat_map(|c| as_list(&c["ErrorEquals"]))
-            .filter_map(Value::as_str)
-            .collect();
-        assert!(
-            !retried.contains("States.ALL"),
-            "{state} retries States.ALL"
-        );
-        let mut transient = vec![error_names::STORE_UNAVAILABLE];
-        if market_steps.contains(step) {
-            transient.extend([
-                error_names::MARKET_RATE_LIMITED,
-                error_names::MARKET_UNAVAILABLE,
-                error_names::MARKET_BAD_RESPONSE,
-            ]);
-        }
-        for name in transient {
+    for (machine_name, _, steps) in MACHINES {
+        let asl: Value = serde_json::from_str(&asl_text_of(machine_name)).unwrap();
+        let mut tasks = Vec::new();
+        collect_tasks(&asl["States"], &mut tasks);
+        let key_to_step: BTreeMap<&str, &str> = steps.iter().map(|(s, k)| (*k, *s)).collect();
+        // The steps that call the market data source; every step reads or writes the store.
+        let market_steps = ["fetch-universe", "fetch-bars"];
+        let mut seen = BTreeSet::new();
+        for (state, task) in &tasks {
+            let resource = task["Resource"].as_str().unwrap_or_default();
+            let key = resource.trim_start_matches("${").trim_end_matches('}');
+            let step = key_to_step
+                .get(key)
+                .unwrap_or_else(|| panic!("{state}: {resource} is not one of our steps"));
+            seen.insert(*step);
+            let retried: BTreeSet<&str> = as_list(&task["Retry"])
+                .into_iter()
+                .flat_map(|r| as_list(&r["ErrorEquals"]))
+                .filter_map(Value::as_str)
+                .collect();
+            let caught: BTreeSet<&str> = as_list(&task["Catch"])
+                .into_iter()
+                .flat_map(|c| as_list(&c["ErrorEquals"]))
+                .filter_map(Value::as_str)
+                .collect();
             assert!(
-                retried.contains(name),
-                "{state} ({step}) does not retry {name}"
+                !retried.contains("States.ALL"),
+                "{state} retries States.ALL"
             );
+            let mut transient = vec![error_names::STORE_UNAVAILABLE];
+            if market_steps.contains(step) {
+                transient.extend([
+                    error_names::MARKET_RATE_LIMITED,
+                    error_names::MARKET_UNAVAILABLE,
+                    error_names::MARKET_BAD_RESPONSE,
+                ]);
+            }
+            for name in transient {
+                assert!(
+                    retried.contains(name),
+                    "{state} ({step}) does not retry {name}"
+                );
+            }
+            retried_anywhere.extend(retried);
+            caught_anywhere.extend(caught);
         }
-        retried_anywhere.extend(retried);
-        caught_anywhere.extend(caught);
+        assert_eq!(
+            seen.len(),
+            steps.len(),
+            "{machine_name}: Tasks for {seen:?} only"
+        );
     }
-    assert_eq!(seen.len(), STEPS.len(), "Tasks for {seen:?} only");
-    // Fatal on purpose: a retry cannot fix these; the run fails or the batch is recorded.
+    // Fatal on purpose: a retry cannot fix these; the run fails or the batch is recorded (a
+    // failed backtest item counts against its Map Run's tolerated failures).
     let fatal = [
         error_names::INPUT_INVALID,
         error_names::STORE_NOT_FOUND,
@@ -637,6 +704,7 @@ fn each_task_retries_the_transient_errors_its_step_can_raise() {
         error_names::CONFIG_MISSING_SECRET,
         error_names::CONFIG_INVALID,
         error_names::DATA_CORRUPT,
+        error_names::BACKTEST_FAILED,
     ];
     for name in error_names::ALL {
         let decided = retried_anywhere.contains(name)
@@ -681,17 +749,18 @@ fn collect_tasks<'a>(states: &'a Value, out: &mut Vec<(&'a str, &'a Value)>) {
 #[test]
 fn a_failed_execution_raises_an_alarm_and_is_prod_drives_size_and_retention() {
     let template = template();
-    let (machine_name, _) = state_machine(&template);
     let alarms = of_type(&template, "AWS::CloudWatch::Alarm");
-    let watches_failures = alarms.values().any(|alarm| {
-        let text = alarm["Properties"].to_string();
-        text.contains("\"ExecutionsFailed\"")
-            && text.contains(&format!("{{\"Ref\":\"{machine_name}\"}}"))
-    });
-    assert!(
-        watches_failures,
-        "no alarm on ExecutionsFailed of {machine_name}"
-    );
+    for (machine_name, _, _) in MACHINES {
+        let watches_failures = alarms.values().any(|alarm| {
+            let text = alarm["Properties"].to_string();
+            text.contains("\"ExecutionsFailed\"")
+                && text.contains(&format!("{{\"Ref\":\"{machine_name}\"}}"))
+        });
+        assert!(
+            watches_failures,
+            "no alarm on ExecutionsFailed of {machine_name}"
+        );
+    }
     assert_eq!(
         template["Conditions"]["IsProd"],
         json!({"Fn::Equals": [{"Ref": "Environment"}, "prod"]})

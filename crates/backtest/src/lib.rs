@@ -15,7 +15,9 @@
 //! - [`stats`]: statistics over an equity series;
 //! - `factor`: forward returns and the alphalens factor analysis;
 //! - [`event_study`]: the average path of a symbol around its entry into a screen;
-//! - `report`: `report.html` ([`render_report`]), the page for people beside the files;
+//! - `report`: `report.html` ([`render_report`]), the page for people beside the files, and
+//!   a sweep's ([`render_sweep_report`]);
+//! - [`sweep`]: a parameter sweep's variants ranked in and out of sample;
 //! - [`Backtest`]: the pure engine over those layers; [`backtest_frame`] and
 //!   [`backtest_file`] feed it bars from polars; [`write_outputs`] writes the files.
 //!
@@ -38,6 +40,7 @@ mod result;
 mod select;
 mod settings;
 pub mod stats;
+pub mod sweep;
 
 pub use engine::{Backtest, Progress, day_number};
 pub use error::BacktestError;
@@ -49,7 +52,7 @@ pub use input::{
 pub use output::{summary_json, write_outputs};
 pub use panel::SymbolData;
 pub use parquet_input::backtest_parquet;
-pub use report::render_report;
+pub use report::{render_report, render_sweep_report};
 pub use result::{
     Arguments, BacktestResult, CalendarFacts, Factor, Fill, ForwardReturn, ForwardReturns, Metrics,
     Portfolio, ScreenArguments,

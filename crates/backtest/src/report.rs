@@ -21,6 +21,9 @@
 //! page with the file. The calendar-year cells carry `data-year` instead.
 
 mod svg;
+mod sweep;
+
+pub use sweep::render_sweep_report;
 
 use std::fmt::Write;
 

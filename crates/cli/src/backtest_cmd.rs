@@ -26,15 +26,19 @@ const WARM_UP_DAYS: i64 = 400;
 #[derive(Args, Debug, Clone)]
 #[command(
     about = "Backtest screens over a bars file or a market data source: equal-weight portfolios rebalanced every K sessions, against every eligible symbol",
-    group = clap::ArgGroup::new("input").required(true).args(["bars", "source"]),
+    group = clap::ArgGroup::new("input").required(true).multiple(true).args(["bars", "source", "sweep"]),
     after_help = "Semantics: shared/specs/backtest.md (fills at the next open, fees on top, forward returns and the alphalens factor analysis); docs/backtest.md says how to read the results.\n\
 Writes summary.json, equity.csv, selections.csv and report.html to --out (default: backtests/<id>/ under the store, --store, SCREENER_STORE or ./screener-data).\n\n\
 Examples:\n  \
 screener backtest --bars ../shared/data/sp500_5yr.csv.gz --start 2014-01-01\n  \
 screener backtest --source synthetic --symbols 200 --start 2025-06-02 --end 2026-06-01 --every 10\n  \
-screener backtest --bars bars.parquet --screens my_screens.toml --start 2020-01-01 --end 2023-12-31 --every 10 --cost-bps 5 --out bt/"
+screener backtest --bars bars.parquet --screens my_screens.toml --start 2020-01-01 --end 2023-12-31 --every 10 --cost-bps 5 --out bt/\n  \
+screener backtest --sweep events/backtest-sweep.toml --bars bars.parquet   (docs/backtest-sweeps.md)"
 )]
 pub struct BacktestArgs {
+    /// A parameter sweep (TOML; docs/backtest-sweeps.md): runs statemachine/backtest.asl.json locally on the store; with --bars, that file is uploaded to the store first
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "screens", "start", "end", "out"])]
+    pub sweep: Option<PathBuf>,
     /// Bars to read: a .csv, .csv.gz or .parquet file
     #[arg(long, value_name = "FILE")]
     pub bars: Option<PathBuf>,
@@ -54,8 +58,8 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "FILE")]
     pub screens: Option<PathBuf>,
     /// First session to trade from (earlier bars warm the indicators up)
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub start: NaiveDate,
+    #[arg(long, value_name = "YYYY-MM-DD", required_unless_present = "sweep")]
+    pub start: Option<NaiveDate>,
     /// Last date to use (later bars are ignored, forward returns included); default: the last bar
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub end: Option<NaiveDate>,
@@ -111,9 +115,17 @@ fn default_out(store: Option<&str>) -> anyhow::Result<PathBuf> {
 
 /// `screener backtest (--bars FILE | --source SOURCE) --start D ...`.
 pub async fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    if let Some(sweep) = &args.sweep {
+        return crate::sweep_cmd::run_sweep(sweep, args.bars.as_deref(), args.store.clone()).await;
+    }
+    anyhow::ensure!(
+        args.bars.is_none() || args.source.is_none(),
+        "give --bars or --source, not both"
+    );
+    let start = args.start.context("--start is required")?;
     let screens = load_screens(args.screens.as_deref())?;
     let settings = Settings {
-        start: args.start,
+        start,
         end: args.end,
         every: args.every,
         cost_bps: args.cost_bps,
@@ -368,13 +380,14 @@ mod tests {
         .unwrap();
         let out = dir.path().join("out");
         let args = BacktestArgs {
+            sweep: None,
             bars: Some(bars),
             source: None,
             symbols: None,
             max_symbols: None,
             store: None,
             screens: Some(screens),
-            start: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
+            start: Some(NaiveDate::from_ymd_opt(2024, 1, 10).unwrap()),
             end: None,
             every: 5,
             cost_bps: 10.0,
@@ -400,13 +413,14 @@ mod tests {
     #[tokio::test]
     async fn bad_flags_are_refused_before_the_bars_are_read() {
         let args = BacktestArgs {
+            sweep: None,
             bars: Some("does-not-exist.csv".into()),
             source: None,
             symbols: None,
             max_symbols: None,
             store: None,
             screens: None,
-            start: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
+            start: Some(NaiveDate::from_ymd_opt(2024, 1, 10).unwrap()),
             end: Some(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
             every: 5,
             cost_bps: 10.0,

@@ -10,6 +10,7 @@ pub mod runner;
 pub mod states_cmd;
 pub mod steps;
 pub mod summary;
+pub mod sweep_cmd;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -9,6 +9,11 @@
 //! * `redrive EXECUTION` restarts a failed, timed-out or aborted execution from the states that
 //!   did not succeed (the batches already fetched are not fetched again).
 //!
+//! * `backtest --sweep FILE [--bars FILE]` starts the deployed backtest workflow on a sweep
+//!   (its state machine from `--state-machine` or `SCREENER_BACKTEST_STATE_MACHINE_ARN`, the
+//!   stack's `BacktestStateMachineArn` output); with `--bars` the file is uploaded first to the
+//!   store (`--store` or `SCREENER_STORE`, the stack's bucket).
+//!
 //! The state machine comes from `--state-machine` or `SCREENER_STATE_MACHINE_ARN` (the stack's
 //! `StateMachineArn` output); an execution is named by its ARN or by its name. AWS credentials
 //! and region come from the usual places (environment, profile); `AWS_ENDPOINT_URL` points the
@@ -26,6 +31,8 @@ use screener_core::workflow::WorkflowInput;
 
 /// Where the state machine's ARN is read from when `--state-machine` is not given.
 pub const STATE_MACHINE_VARIABLE: &str = "SCREENER_STATE_MACHINE_ARN";
+/// The backtest state machine's ARN when `remote backtest --state-machine` is not given.
+pub const BACKTEST_STATE_MACHINE_VARIABLE: &str = "SCREENER_BACKTEST_STATE_MACHINE_ARN";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RemoteCommand {
@@ -42,6 +49,30 @@ pub enum RemoteCommand {
     /// Redrive a failed, timed-out or aborted execution from where it stopped.
     #[command(after_help = "Example:\n  screener remote redrive manual-2025-06-13")]
     Redrive(RedriveArgs),
+    /// Start the deployed backtest workflow on a sweep file (docs/backtest-sweeps.md).
+    #[command(
+        after_help = "Example:\n  screener remote backtest --sweep events/backtest-sweep.toml --bars bars.parquet --store s3://BUCKET/PREFIX"
+    )]
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// The backtest state machine's ARN [env SCREENER_BACKTEST_STATE_MACHINE_ARN; the stack output BacktestStateMachineArn]
+    #[arg(long, value_name = "ARN")]
+    pub state_machine: Option<String>,
+    /// The sweep (TOML)
+    #[arg(long, value_name = "FILE")]
+    pub sweep: std::path::PathBuf,
+    /// A bars file to upload to the store first (uploads/NAME); the sweep then runs on it
+    #[arg(long, value_name = "FILE")]
+    pub bars: Option<std::path::PathBuf>,
+    /// The store the Lambdas use, s3://BUCKET/PREFIX (for --bars) [env SCREENER_STORE]
+    #[arg(long, value_name = "LOCATION")]
+    pub store: Option<String>,
+    /// Execution name [default: the sweep's name and the time]
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,6 +181,7 @@ pub async fn run(command: RemoteCommand) -> anyhow::Result<ExitCode> {
         RemoteCommand::Start(args) => start(&sfn, args).await?,
         RemoteCommand::Status(args) => status(&sfn, args).await?,
         RemoteCommand::Redrive(args) => redrive(&sfn, args).await?,
+        RemoteCommand::Backtest(args) => backtest(&sfn, args).await?,
     };
     Ok(match result {
         Ok(text) => {
@@ -213,6 +245,52 @@ async fn start(sfn: &SfnClient, args: StartArgs) -> Result<Outcome, UsageError> 
         }
     }
     Ok(Ok(out))
+}
+
+async fn backtest(sfn: &SfnClient, args: BacktestArgs) -> anyhow::Result<Outcome> {
+    let machine = args
+        .state_machine
+        .clone()
+        .or_else(|| std::env::var(BACKTEST_STATE_MACHINE_VARIABLE).ok())
+        .filter(|arn| !arn.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "which state machine? Give --state-machine ARN or set {BACKTEST_STATE_MACHINE_VARIABLE} (the stack's BacktestStateMachineArn output)"
+            )
+        })?;
+    let mut request = crate::sweep_cmd::read_sweep(&args.sweep)?;
+    if let Some(bars) = &args.bars {
+        let config = crate::config_with(&[("SCREENER_STORE", args.store.clone())])?;
+        let deps = screener_runtime::build_deps(&config).await?;
+        request.bars = crate::sweep_cmd::upload_bars(deps.store.as_ref(), bars).await?;
+    }
+    // Refused here rather than by the plan step in AWS.
+    let planned = request
+        .plan("check")
+        .map_err(|e| crate::DataError(anyhow::anyhow!("{}: {e}", args.sweep.display())))?;
+    let name = args.name.unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            backtest_plan::sweep_id(request.name.as_deref().unwrap_or("sweep")),
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        )
+    });
+    let input = serde_json::to_string(&request).expect("the sweep serializes");
+    Ok(match sfn.start_execution(&machine, &name, &input).await {
+        Ok(StartOutcome::Started { execution_arn }) => Ok(format!(
+            "started {name}: {} variants, {} items\n  {execution_arn}\nfollow it: screener remote status --state-machine {machine} {name}\nresults: backtests/{}/ in the store\n",
+            planned.variants.len(),
+            planned.items.len(),
+            backtest_plan::sweep_id(&name)
+        )),
+        Ok(StartOutcome::AlreadyRunning {
+            execution_arn,
+            status,
+        }) => Err(format!(
+            "not started: an execution named {name} already exists ({status}): {execution_arn}"
+        )),
+        Err(error) => Err(format!("starting {name} on {machine}: {error}")),
+    })
 }
 
 async fn status(sfn: &SfnClient, args: StatusArgs) -> Result<Outcome, UsageError> {

@@ -1,5 +1,6 @@
-//! The local task registry: maps the state machine's Task resources to the step handlers, the
-//! very functions the Lambda binaries run, called in-process.
+//! The local task registry: maps the state machines' Task resources to the step handlers, the
+//! very functions the Lambda binaries run, called in-process (the daily workflow's and the
+//! backtest workflow's).
 
 use std::collections::BTreeMap;
 
@@ -19,12 +20,23 @@ pub const STEPS: [(&str, &str); 5] = [
     ("publish", "PublishFunctionArn"),
 ];
 
+/// The backtest workflow's steps (`statemachine/backtest.asl.json`), as [`STEPS`].
+pub const BACKTEST_STEPS: [(&str, &str); 3] = [
+    ("backtest-plan", "BacktestPlanFunctionArn"),
+    ("backtest-shard", "BacktestShardFunctionArn"),
+    ("backtest-combine", "BacktestCombineFunctionArn"),
+];
+
+/// Every step of both workflows.
+fn all_steps() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    STEPS.iter().chain(BACKTEST_STEPS.iter())
+}
+
 const LOCAL_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:screener-";
 
-/// The substitutions a local run applies to the definition: each step's ARN.
+/// The substitutions a local run applies to a definition: each step's ARN.
 pub fn local_substitutions() -> BTreeMap<String, String> {
-    STEPS
-        .iter()
+    all_steps()
         .map(|(step, key)| (key.to_string(), format!("{LOCAL_ARN_PREFIX}{step}")))
         .collect()
 }
@@ -32,8 +44,7 @@ pub fn local_substitutions() -> BTreeMap<String, String> {
 /// The step a Task resource names, if it is one of ours.
 pub fn step_for_resource(resource: &str) -> Option<&'static str> {
     let name = resource.strip_prefix(LOCAL_ARN_PREFIX)?;
-    STEPS
-        .iter()
+    all_steps()
         .map(|(step, _)| *step)
         .find(|step| *step == name)
 }
@@ -41,7 +52,7 @@ pub fn step_for_resource(resource: &str) -> Option<&'static str> {
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     #[error(
-        "unknown step {0:?}; the steps are fetch-universe, fetch-bars, validate, screen, publish"
+        "unknown step {0:?}; the steps are fetch-universe, fetch-bars, validate, screen, publish, backtest-plan, backtest-shard, backtest-combine"
     )]
     UnknownStep(String),
     #[error(transparent)]
@@ -59,6 +70,9 @@ pub async fn invoke_step(step: &str, event: Value, deps: &Deps) -> Result<Value,
         "validate" => out(validate::handle(parse_input(step, event)?, deps).await?),
         "screen" => out(screen::handle(parse_input(step, event)?, deps).await?),
         "publish" => out(publish::handle(parse_input(step, event)?, deps).await?),
+        "backtest-plan" => out(backtest_plan::handle(parse_input(step, event)?, deps).await?),
+        "backtest-shard" => out(backtest_shard::handle(parse_input(step, event)?, deps).await?),
+        "backtest-combine" => out(backtest_combine::handle(parse_input(step, event)?, deps).await?),
         other => return Err(InvokeError::UnknownStep(other.to_string())),
     })
 }
@@ -78,7 +92,7 @@ impl TaskInvoker for LocalInvoker {
                     "resource {:?} (state {}) is not one of this project's functions; a local run can call only {}",
                     call.resource,
                     call.state_name,
-                    STEPS.map(|(s, _)| s).join(", ")
+                    all_steps().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
                 ),
             ));
         };

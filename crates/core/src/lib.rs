@@ -11,9 +11,11 @@
 //! * [`results`]: the published `results.csv` read back as a table.
 //! * [`synthetic`] and [`csv_source`]: the offline market data sources.
 //! * [`validation`]: per-symbol bar checks that repair or reject, as data.
+//! * [`backtest`]: the backtest workflow's request, variants, work items and step contracts.
 //! * [`workflow`]: the typed inputs and outputs of every workflow step, the storage layout, and
 //!   the stable error names the state machine's `Retry`/`Catch` match.
 
+pub mod backtest;
 pub mod bar;
 pub mod calendar;
 pub mod catalogue;

@@ -73,6 +73,9 @@ pub enum StepError {
     NothingValid(String),
     #[error("configuration: {0}")]
     Config(String),
+    /// A work item the backtest engine refused or could not run (its screen, its period).
+    #[error("backtest: {0}")]
+    Backtest(String),
 }
 
 pub mod error_names {
@@ -88,6 +91,7 @@ pub mod error_names {
     pub const CONFIG_INVALID: &str = "Config.Invalid";
     pub const DATA_CORRUPT: &str = "Data.Corrupt";
     pub const SCREEN_NOTHING_VALID: &str = "Screen.NothingValid";
+    pub const BACKTEST_FAILED: &str = "Backtest.Failed";
 
     /// Transient: the state machine retries these with back-off.
     pub const RETRIED: [&str; 4] = [
@@ -97,7 +101,7 @@ pub mod error_names {
         STORE_UNAVAILABLE,
     ];
     /// Every name a step can report.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 13] = [
         INPUT_INVALID,
         STORE_NOT_FOUND,
         STORE_CONFLICT,
@@ -110,6 +114,7 @@ pub mod error_names {
         CONFIG_INVALID,
         DATA_CORRUPT,
         SCREEN_NOTHING_VALID,
+        BACKTEST_FAILED,
     ];
 }
 
@@ -131,6 +136,7 @@ impl StepError {
             StepError::CorruptData(_) => DATA_CORRUPT,
             StepError::NothingValid(_) => SCREEN_NOTHING_VALID,
             StepError::Config(_) => CONFIG_INVALID,
+            StepError::Backtest(_) => BACKTEST_FAILED,
         }
     }
 }
