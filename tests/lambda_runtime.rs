@@ -8,7 +8,8 @@
 //! `target/debug`). `scripts/test` builds every package under `functions/` and sets it; by hand:
 //!
 //! ```text
-//! cargo build -p fetch-universe -p fetch-bars -p validate -p screen -p publish -p bot
+//! cargo build -p fetch-universe -p fetch-bars -p validate -p screen -p publish -p bot \
+//!   -p backtest-plan -p backtest-shard -p backtest-combine
 //! SCREENER_LAMBDA_BIN_DIR=target/debug cargo test -p screener-cli --test integration lambda_runtime
 //! ```
 //!
@@ -23,7 +24,8 @@ use std::sync::Once;
 use std::time::Duration;
 
 use screener_bench::function::{
-    BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, STEPS, bot_environment, event_file,
+    BACKTEST_STEPS, BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, STEPS, bot_environment,
+    event_file,
 };
 use screener_bench::runtime_api::{Completion, Outcome, ReportedError};
 use screener_cli::runner::{SCREENER_ASL, load_definition};
@@ -241,6 +243,91 @@ async fn every_function_binary_answers_its_events_file_as_its_handler_does_in_pr
     assert_eq!(bot.api().next_requests(), 3);
     assert_eq!(bot.api().violations(), Vec::<String>::new());
     bot.stop().await;
+}
+
+/// The backtest workflow's binaries on their `events/` files: the plan's items are the shard's
+/// event and its answer is combine's (the files cannot rot), and each binary answers as its
+/// handler does in-process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backtest_function_binaries_answer_their_events_files_as_their_handlers_do() {
+    let Some(dir) = bin_dir() else {
+        return;
+    };
+    let lambda_store = tempfile::tempdir().unwrap();
+    let local_store = tempfile::tempdir().unwrap();
+    for store in [lambda_store.path(), local_store.path()] {
+        std::fs::create_dir_all(store.join("uploads")).unwrap();
+        crate::analytics_cli::write_bars_csv(&store.join("uploads/bars.csv"), 30, 500);
+    }
+    let env = function_env(lambda_store.path());
+    let mut vars: std::collections::HashMap<String, String> =
+        function_env(local_store.path()).into_iter().collect();
+    vars.insert("AWS_LAMBDA_FUNCTION_NAME".into(), "in-process".into());
+    let deps = screener_runtime::build_deps(&Config::from_vars(&vars).unwrap())
+        .await
+        .unwrap();
+    // What differs between two runs or two stores: timings and the report's path.
+    let comparable = |mut v: Value| {
+        if let Some(map) = v.as_object_mut() {
+            map.remove("seconds");
+            map.remove("report");
+        }
+        v
+    };
+    for step in BACKTEST_STEPS {
+        let (completion, mut process) = invoke(&dir, step, &env, event(step)).await;
+        let Outcome::Response(answer) = &completion.outcome else {
+            panic!("{step}: {:?}\n{}", completion.outcome, process.output());
+        };
+        let expected = invoke_step(step, event(step), &deps).await.unwrap();
+        assert_eq!(comparable(answer.clone()), comparable(expected), "{step}");
+        assert!(process.is_running(), "{step} exited:\n{}", process.output());
+        assert_eq!(process.api().violations(), Vec::<String>::new(), "{step}");
+        process.stop().await;
+        if step == "backtest-plan" {
+            assert_eq!(
+                answer,
+                &event("backtest-combine")["plan"],
+                "events/backtest-combine.json"
+            );
+            let items = std::fs::read_to_string(
+                lambda_store
+                    .path()
+                    .join("backtests/event-sweep/items.jsonl"),
+            )
+            .unwrap();
+            let items: Vec<Value> = items
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let shard = event("backtest-shard");
+            assert_eq!(
+                shard["Items"].as_array().unwrap(),
+                &items[..2],
+                "events/backtest-shard.json"
+            );
+            assert_eq!(shard["BatchInput"], answer["shard"]);
+        }
+    }
+    assert!(
+        lambda_store
+            .path()
+            .join("backtests/event-sweep/report.html")
+            .is_file()
+    );
+
+    // A work item the engine refuses: Backtest.Failed, which the Map Run counts against its
+    // tolerated failures (not retried).
+    let mut broken = event("backtest-shard");
+    broken["Items"][0]["screen"]["conditions"] = json!(["no_such_metric < 5"]);
+    let (completion, process) = invoke(&dir, "backtest-shard", &env, broken).await;
+    let error = reported_error("backtest-shard", &completion, &process);
+    assert_eq!(
+        error.error_type.as_deref(),
+        Some(error_names::BACKTEST_FAILED),
+        "{error:?}"
+    );
+    process.stop().await;
 }
 
 /// A Lambda proxy response's status and its body parsed as JSON.

@@ -33,10 +33,6 @@ fn template() -> Value {
     cfn_json(yaml)
 }
 
-fn asl_text() -> String {
-    asl_text_of(DAILY)
-}
-
 /// A state machine's ASL file (`SCREENER_CHECK_ASL` replaces the daily workflow's).
 fn asl_text_of(machine: &str) -> String {
     let (_, file, _) = MACHINES.iter().find(|(m, _, _)| *m == machine).unwrap();
@@ -236,7 +232,7 @@ fn substituted_arns_run_the_local_steps(
             .get(function)
             .unwrap_or_else(|| panic!("{key} names {function}, not a function of the template"));
         assert_eq!(
-            resource["Metadata"]["BuildProperties"]["Binary"], step,
+            resource["Metadata"]["BuildProperties"]["Binary"], *step,
             "{key} -> {function} must build the binary of step {step}"
         );
         assert!(
@@ -640,8 +636,8 @@ fn read_rust_sources(dir: &Path, out: &mut String) {
 /// error name any handler reports is decided (retried, caught, or fatal on purpose).
 #[test]
 fn each_task_retries_the_transient_errors_its_step_can_raise() {
-    let mut retried_anywhere = BTreeSet::new();
-    let mut caught_anywhere = BTreeSet::new();
+    let mut retried_anywhere = BTreeSet::<String>::new();
+    let mut caught_anywhere = BTreeSet::<String>::new();
     for (machine_name, _, steps) in MACHINES {
         let asl: Value = serde_json::from_str(&asl_text_of(machine_name)).unwrap();
         let mut tasks = Vec::new();
@@ -685,8 +681,8 @@ fn each_task_retries_the_transient_errors_its_step_can_raise() {
                     "{state} ({step}) does not retry {name}"
                 );
             }
-            retried_anywhere.extend(retried);
-            caught_anywhere.extend(caught);
+            retried_anywhere.extend(retried.iter().map(|s| s.to_string()));
+            caught_anywhere.extend(caught.iter().map(|s| s.to_string()));
         }
         assert_eq!(
             seen.len(),

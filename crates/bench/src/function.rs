@@ -23,6 +23,10 @@ pub const STEPS: [&str; 5] = [
     "publish",
 ];
 
+/// The backtest workflow's functions, in the order their `events/` files chain (the plan's
+/// first items are the shard's event, the plan's answer is combine's).
+pub const BACKTEST_STEPS: [&str; 3] = ["backtest-plan", "backtest-shard", "backtest-combine"];
+
 /// The Telegram bot's function: an API Gateway HTTP API webhook that answers from what publish
 /// released, so it runs after the steps.
 pub const BOT: &str = "bot";

@@ -136,7 +136,7 @@ struct RunArgs {
 
 #[derive(Args)]
 struct InvokeArgs {
-    /// The step: fetch-universe, fetch-bars, validate, screen or publish
+    /// The step: fetch-universe, fetch-bars, validate, screen, publish, backtest-plan, backtest-shard or backtest-combine
     step: String,
     /// The event (step input) as a JSON file
     #[arg(long, value_name = "FILE")]

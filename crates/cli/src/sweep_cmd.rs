@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -92,6 +93,7 @@ pub async fn run_sweep(
         batches: planned.items.len().div_ceil(request.items_per_batch),
         done: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
+        timing: Mutex::new(Timing::default()),
     });
     let invoker = Arc::new(ProgressInvoker {
         inner: LocalInvoker { deps: deps.clone() },
@@ -131,6 +133,7 @@ pub async fn run_sweep(
         output.items,
         output.failed_items
     );
+    eprintln!("{}", progress.timing_line(request.max_concurrency));
     print!("{}", ranking_table(&summary));
     println!("\nreport: {}", output.report);
     Ok(ExitCode::SUCCESS)
@@ -161,9 +164,45 @@ struct SweepProgress {
     batches: usize,
     done: AtomicUsize,
     failed: AtomicUsize,
+    timing: Mutex<Timing>,
+}
+
+/// Where a run's time went: seconds since the start at each step's edges, and the shards'
+/// own time (store reads and writes and the engine), summed.
+#[derive(Default)]
+struct Timing {
+    plan_done: f64,
+    combine_started: f64,
+    combine_done: f64,
+    shard_seconds: f64,
 }
 
 impl SweepProgress {
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// One line for people and for `scripts/bench-sweep`: the Map's wall time, children per
+    /// second, and the share of the shards' slots (concurrency x Map time) spent in the
+    /// shards; the rest is the interpreter's (scheduling, histories, reader and writer).
+    fn timing_line(&self, concurrency: usize) -> String {
+        let t = self.timing.lock().expect("timing lock");
+        let map = (t.combine_started - t.plan_done).max(f64::EPSILON);
+        let children = self.done.load(Ordering::SeqCst);
+        let slots = map * concurrency.max(1) as f64;
+        format!(
+            "timing: wall {:.2} s; plan {:.2} s; map {:.2} s, {children} children, {:.2} children/s, shards busy {:.2} s of {:.2} slot-s ({:.1}%); combine {:.2} s",
+            self.now(),
+            t.plan_done,
+            map,
+            children as f64 / map,
+            t.shard_seconds,
+            slots,
+            100.0 * t.shard_seconds / slots,
+            t.combine_done - t.combine_started,
+        )
+    }
+
     fn say(&self, line: String) {
         eprintln!("[{:>7.2}s] {line}", self.started.elapsed().as_secs_f64());
     }
@@ -179,10 +218,24 @@ impl TaskInvoker for ProgressInvoker {
     async fn invoke(&self, call: TaskCall) -> Result<Value, TaskFailure> {
         let step = crate::steps::step_for_resource(&call.resource).unwrap_or("?");
         let p = &self.progress;
+        let started = p.now();
         if step == "backtest-combine" {
+            p.timing.lock().expect("timing lock").combine_started = started;
             p.say("combining: ranking the variants, writing the report".into());
         }
         let result = self.inner.invoke(call).await;
+        {
+            let ended = p.now();
+            let mut t = p.timing.lock().expect("timing lock");
+            match step {
+                "backtest-plan" => t.plan_done = ended,
+                "backtest-shard" => {
+                    t.shard_seconds += ended - started;
+                }
+                "backtest-combine" => t.combine_done = ended,
+                _ => {}
+            }
+        }
         match (step, &result) {
             ("backtest-plan", Ok(out)) => p.say(format!(
                 "planned {} items of {} variants",
