@@ -674,6 +674,59 @@ mod tests {
         assert_eq!(local.key, "backtests/x/items.jsonl");
     }
 
+    fn request() -> SweepRequest {
+        toml_like(
+            r#"{"bars": "uploads/bars.csv", "start": "2020-01-01", "end": "2022-12-31",
+                "every": [5, 10], "walk_forward": 2,
+                "screen": [{"name": "cheap", "conditions": ["close > sma_50", "rsi_14 < 30"],
+                            "sort": {"metric": "rsi_14"}}],
+                "grid": [{"screen": "cheap", "metric": "rsi_14", "values": [20, 30, 40]}]}"#,
+        )
+    }
+
+    fn toml_like(json: &str) -> SweepRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn walk_forward_windows_are_consecutive_stretches_in_then_out_of_sample() {
+        let periods = request().periods().unwrap();
+        assert_eq!(periods.len(), 4);
+        let (w1_is, w1_oos, w2_is, w2_oos) = (periods[0], periods[1], periods[2], periods[3]);
+        assert_eq!(w1_is.start, "2020-01-01".parse().unwrap());
+        assert_eq!(w1_oos.start, w1_is.end.succ_opt().unwrap());
+        assert_eq!((w2_is.start, w2_is.end), (w1_oos.start, w1_oos.end));
+        assert_eq!(w2_oos.end, "2022-12-31".parse().unwrap());
+        assert_eq!((w2_oos.window, w2_oos.phase), (2, Phase::OutOfSample));
+    }
+
+    #[test]
+    fn each_grid_value_replaces_the_threshold_and_multiplies_with_every_and_cost() {
+        let plan = request().plan("s").unwrap();
+        assert_eq!(plan.variants.len(), 6);
+        assert_eq!(plan.items.len(), 24);
+        let v = &plan.variants[2];
+        assert_eq!(v.spec.name, "cheap_v003");
+        assert_eq!(v.spec.conditions, ["close > sma_50", "rsi_14 < 30"]);
+        assert_eq!((v.every, v.thresholds["rsi_14"]), (5, 30.0));
+        // Items of one period and settings sit together, so a batch shares an engine pass.
+        let first: Vec<&str> = plan.items[..3].iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(first, ["v001-w1-is", "v003-w1-is", "v005-w1-is"]);
+    }
+
+    #[test]
+    fn a_grid_on_a_threshold_the_screen_lacks_is_refused_naming_it() {
+        let mut r = request();
+        r.grid[0].metric = "sma_50".into();
+        assert_eq!(
+            r.plan("s").unwrap_err().to_string(),
+            "grid: screen `cheap` has no condition comparing `sma_50` with a number"
+        );
+        let mut r = request();
+        r.end = "2020-01-20".parse().unwrap();
+        assert!(matches!(r.plan("s"), Err(SweepError::RangeTooShort { .. })));
+    }
+
     #[test]
     fn a_screen_spec_becomes_a_screens_file_with_its_strings_quoted() {
         let spec = ScreenSpec {
