@@ -40,7 +40,7 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "screens", "start", "end", "out"])]
     pub sweep: Option<PathBuf>,
     /// Bars to read: a .csv, .csv.gz or .parquet file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "source")]
     pub bars: Option<PathBuf>,
     /// Market data instead of a file, as `screener run` takes it: synthetic | csv:PATH | alpaca (through the bar history the daily run keeps in the store)
     #[arg(long, value_name = "SOURCE")]
@@ -118,10 +118,6 @@ pub async fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     if let Some(sweep) = &args.sweep {
         return crate::sweep_cmd::run_sweep(sweep, args.bars.as_deref(), args.store.clone()).await;
     }
-    anyhow::ensure!(
-        args.bars.is_none() || args.source.is_none(),
-        "give --bars or --source, not both"
-    );
     let start = args.start.context("--start is required")?;
     let screens = load_screens(args.screens.as_deref())?;
     let settings = Settings {
