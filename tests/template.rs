@@ -47,8 +47,11 @@ fn asl_text_of(machine: &str) -> String {
 const DAILY: &str = "ScreenerStateMachine";
 const BACKTEST: &str = "BacktestStateMachine";
 
+/// A workflow's steps: (step, `DefinitionSubstitutions` key).
+type Steps = &'static [(&'static str, &'static str)];
+
 /// Each state machine of the template: its resource, its ASL file, the steps its Tasks call.
-const MACHINES: [(&str, &str, &[(&str, &str)]); 2] = [
+const MACHINES: [(&str, &str, Steps); 2] = [
     (DAILY, "statemachine/screener.asl.json", &STEPS),
     (BACKTEST, "statemachine/backtest.asl.json", &BACKTEST_STEPS),
 ];

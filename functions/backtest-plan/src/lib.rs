@@ -32,7 +32,7 @@ pub async fn handle(input: PlanInput, deps: &Deps) -> Result<PlanOutput, StepErr
         .map_err(|e| StepError::InvalidInput(format!("sweep: {e}")))?;
     // A missing bars file would fail every shard: say so once, here.
     let listed = deps.store.list(&request.bars).await?;
-    if !listed.iter().any(|k| *k == request.bars) {
+    if !listed.contains(&request.bars) {
         return Err(StepError::Store(StoreError::NotFound {
             key: request.bars.clone(),
         }));
