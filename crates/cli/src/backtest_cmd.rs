@@ -363,7 +363,7 @@ mod tests {
         out
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread")]
     async fn a_backtest_writes_its_files_and_the_table_has_a_row_per_portfolio() {
         let dir = tempfile::tempdir().unwrap();
         let bars = dir.path().join("bars.csv");
@@ -406,7 +406,7 @@ mod tests {
         assert!(equity.starts_with("date,cheap,benchmark\n"), "{equity}");
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread")]
     async fn bad_flags_are_refused_before_the_bars_are_read() {
         let args = BacktestArgs {
             sweep: None,
