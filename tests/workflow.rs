@@ -17,7 +17,7 @@ use screener_core::local::{DirStore, EnvSecrets, MarketBars, MemoryMetrics, Memo
 use screener_core::ports::{Store, StoreError, WriteCondition};
 use screener_core::synthetic::{FaultKind, SyntheticMarket};
 use screener_core::validation::ValidationRules;
-use screener_core::workflow::{LatestPointer, Manifest, keys};
+use screener_core::workflow::{CHARTED_PER_SCREEN, ChartHistory, LatestPointer, Manifest, keys};
 use screener_states::{
     Execution, ExecutionOptions, ExecutionStatus, TaskCall, TaskFailure, TaskInvoker, VirtualClock,
 };
@@ -566,9 +566,89 @@ async fn screen_reads_the_next_batches_while_it_screens_one() {
         "{execution:?}"
     );
     let batches = SYMBOLS.div_ceil(BATCH) as u32;
-    // Screen reads every batch once (publish reads them again, one at a time, for charts) ...
+    // Screen reads every batch once (and again those holding the charted symbols) ...
     assert!(store.reads.load(Ordering::SeqCst) >= batches);
     // ... and not one at a time: all of them (no more than the read-ahead) were in flight together.
     assert!(batches > 1 && batches <= screen::BATCHES_READ_AHEAD as u32);
     assert_eq!(store.peak.load(Ordering::SeqCst), batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_charts_from_screens_chart_history_without_reading_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SlowBatchReads {
+        inner: DirStore::new(dir.path()),
+        in_flight: AtomicU32::new(0),
+        peak: AtomicU32::new(0),
+        reads: AtomicU32::new(0),
+    });
+    let mut deps = world(dir.path()).deps;
+    deps.store = store.clone();
+    let invoker = Arc::new(FaultyInvoker::new(deps.clone(), |_, _, _| None));
+    let execution = run(invoker.clone(), "charts", clock()).await;
+    assert_eq!(execution.status, ExecutionStatus::Succeeded);
+    let manifest: Manifest = read(&deps, &keys::results_file(run_date(), "manifest.json")).await;
+    assert!(manifest.files.contains(&"charts.json".to_string()));
+
+    // charts.json: the first candidates of every screen, each with its valid bars' closes.
+    let charts: ChartHistory = read(&deps, &keys::results_file(run_date(), "charts.json")).await;
+    let mut charted = BTreeSet::new();
+    for screen in &manifest.screens {
+        let top = deps.store.get(&screen.top_key).await.unwrap();
+        let mut reader = csv::Reader::from_reader(&top[..]);
+        let column = reader.headers().unwrap().iter().position(|h| h == "symbol");
+        for row in reader.records().take(CHARTED_PER_SCREEN) {
+            charted.insert(row.unwrap()[column.unwrap()].to_string());
+        }
+    }
+    assert!(!charted.is_empty());
+    assert_eq!(
+        charts.closes.keys().cloned().collect::<BTreeSet<_>>(),
+        charted
+    );
+    let mut valid_closes: BTreeMap<String, Vec<(NaiveDate, f64)>> = BTreeMap::new();
+    for batch in 0..SYMBOLS.div_ceil(BATCH) as u32 {
+        let key = keys::batch_valid_bars(&manifest.run_id, batch);
+        let bars = screener_core::parquet::read_bars_parquet(&store.inner.get(&key).await.unwrap())
+            .unwrap();
+        for (symbol, bars) in bars {
+            valid_closes.insert(
+                symbol.to_string(),
+                bars.iter().map(|b| (b.date, b.close)).collect(),
+            );
+        }
+    }
+    for (symbol, closes) in &charts.closes {
+        assert_eq!(Some(closes), valid_closes.get(symbol), "{symbol}");
+    }
+
+    // Publish again on the same input: it reads no batch file, and the report still has charts.
+    let publish_input = invoker
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(step, _)| step == "publish")
+        .map(|(_, input)| input.clone())
+        .unwrap();
+    store.reads.store(0, Ordering::SeqCst);
+    invoke_step("publish", publish_input, &deps).await.unwrap();
+    assert_eq!(
+        store.reads.load(Ordering::SeqCst),
+        0,
+        "publish read batch files"
+    );
+    let report = String::from_utf8(
+        deps.store
+            .get(&keys::results_file(run_date(), "report.html"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(report.matches("<svg class=\"chart\"").count() >= charted.len().min(1));
+    assert!(
+        report.contains("class=\"close\" d=\"M"),
+        "a close line is drawn"
+    );
 }

@@ -322,11 +322,26 @@ pub struct WorstDrawdown {
     pub drawdown_180d: f64,
 }
 
+/// Candidates charted per screen in the report (its tables show the whole top list).
+pub const CHARTED_PER_SCREEN: usize = 10;
+
+/// `charts.json`: the daily closes of every screen's first [`CHARTED_PER_SCREEN`] candidates,
+/// written by Screen (which has the bars at hand) so that Publish draws its charts from one
+/// small file instead of reading every batch's bars again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartHistory {
+    /// Per symbol, `(date, close)` in date order.
+    pub closes: BTreeMap<String, Vec<(NaiveDate, f64)>>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScreenOutput {
     pub screened: u32,
     pub results_csv_key: String,
     pub results_parquet_key: String,
+    /// The [`ChartHistory`] of the run (absent from runs before it was written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charts_key: Option<String>,
     pub screens: Vec<ScreenCount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worst_drawdown: Option<WorstDrawdown>,

@@ -37,7 +37,7 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
     manifest
         .durations_ms
         .insert("publish".to_string(), started.elapsed().as_millis() as u64);
-    let manifest_key = write_manifest(deps, &mut manifest, &batches).await?;
+    let manifest_key = write_manifest(deps, &mut manifest).await?;
     send_business_metrics(deps, &manifest).await;
     move_latest(deps, &manifest, &manifest_key).await?;
     tracing::info!(%date, run_id = %run.run_id, screened = manifest.counts.screened, "published");
@@ -153,6 +153,13 @@ async fn copy_results(
     for s in &screen.screens {
         copies.push((s.top_key.clone(), keys::top_file_name(&s.name), "text/csv"));
     }
+    if let Some(charts) = &screen.charts_key {
+        copies.push((
+            charts.clone(),
+            report::CHARTS_FILE.to_string(),
+            "application/json",
+        ));
+    }
     let mut files = Vec::new();
     let mut screens = screen.screens.clone();
     for (from, name, content_type) in copies {
@@ -211,12 +218,8 @@ fn assemble_manifest(
 
 /// Writes `report.html` (for people; a report that can't be made is logged and left out,
 /// never a failed run), then the manifest listing it; answers the manifest's key.
-async fn write_manifest(
-    deps: &Deps,
-    manifest: &mut Manifest,
-    batches: &[BatchResult],
-) -> Result<String, StepError> {
-    if report::publish_report(deps, manifest, batches).await {
+async fn write_manifest(deps: &Deps, manifest: &mut Manifest) -> Result<String, StepError> {
+    if report::publish_report(deps, manifest).await {
         manifest.files.push(report::FILE.into());
     }
     manifest.files.push("manifest.json".into());

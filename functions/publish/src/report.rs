@@ -1,17 +1,17 @@
 //! `report.html`: one self-contained page per run date for people (no external assets: the
 //! styles, the sorting script and the charts are inline). Per screen a sortable table of its
 //! top candidates; for each of the first few candidates an SVG chart of the close, the
-//! trailing 52-week high and the drawdown from it, drawn from the run's valid bars; and the
+//! trailing 52-week high and the drawdown from it, drawn from the closes Screen wrote to
+//! `charts.json`; and the
 //! run's health: counts, rejections with reasons, failed batches, step durations.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
+use screener_core::Deps;
 use screener_core::catalogue;
 use screener_core::html::STYLE;
-use screener_core::parquet::read_bars_parquet;
-use screener_core::workflow::{BatchResult, BatchStatus, Manifest, ScreenCount, keys};
-use screener_core::{Deps, ports::StoreError};
+use screener_core::workflow::{CHARTED_PER_SCREEN, ChartHistory, Manifest, ScreenCount, keys};
 
 /// The report's file name under the results prefix.
 pub const FILE: &str = "report.html";
@@ -19,8 +19,8 @@ pub const FILE: &str = "report.html";
 /// Writes `results/date=D/report.html` for `manifest`; answers whether it was written. The
 /// report is for people: when it can't be made, the error is logged and the data files are
 /// published regardless.
-pub async fn publish_report(deps: &Deps, manifest: &Manifest, batches: &[BatchResult]) -> bool {
-    let html = match build(deps, manifest, batches).await {
+pub async fn publish_report(deps: &Deps, manifest: &Manifest) -> bool {
+    let html = match build(deps, manifest).await {
         Ok(html) => html,
         Err(error) => {
             tracing::error!(%error, "report.html could not be made; publishing without it");
@@ -41,11 +41,7 @@ pub async fn publish_report(deps: &Deps, manifest: &Manifest, batches: &[BatchRe
     }
 }
 
-async fn build(
-    deps: &Deps,
-    manifest: &Manifest,
-    batches: &[BatchResult],
-) -> Result<String, String> {
+async fn build(deps: &Deps, manifest: &Manifest) -> Result<String, String> {
     let mut tops = Vec::new();
     for screen in &manifest.screens {
         let bytes = deps
@@ -58,14 +54,13 @@ async fn build(
                 .map_err(|e| format!("{}: {e}", screen.top_key))?,
         );
     }
-    let history = read_history(deps, batches, &charted_symbols(&tops))
-        .await
-        .map_err(|e| e.to_string())?;
+    let history = read_history(deps, manifest).await;
     Ok(render(manifest, &tops, &history))
 }
 
-/// Candidates charted per screen (the table shows the whole top list).
-pub const CHARTED_PER_SCREEN: usize = 10;
+/// The closes of the charted candidates (`screener_core::workflow::ChartHistory`), copied
+/// beside the results.
+pub const CHARTS_FILE: &str = "charts.json";
 /// Sessions in the trailing high (52 weeks): `high_52w` in crates/analytics/METRICS.md.
 const HIGH_WINDOW: usize = 252;
 
@@ -120,44 +115,38 @@ pub fn charted_symbols(tops: &[TopList]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The history of `symbols` from the run's valid bars (the batches' `valid_key` Parquet files).
-/// A batch file that cannot be read costs its symbols their charts, never the report.
-pub async fn read_history(
-    deps: &Deps,
-    batches: &[BatchResult],
-    symbols: &BTreeSet<String>,
-) -> Result<HashMap<String, Vec<Point>>, StoreError> {
-    let mut history: HashMap<String, Vec<Point>> = HashMap::new();
-    if symbols.is_empty() {
-        return Ok(history);
+/// The charted candidates' closes from the run's `charts.json`. A file that is absent or cannot
+/// be read costs the report its charts, never the report.
+async fn read_history(deps: &Deps, manifest: &Manifest) -> HashMap<String, Vec<Point>> {
+    if !manifest.files.iter().any(|f| f == CHARTS_FILE) {
+        return HashMap::new();
     }
-    for batch in batches.iter().filter(|b| b.status == BatchStatus::Ok) {
-        let Some(key) = &batch.valid_key else {
-            continue;
-        };
-        let bytes = deps.store.get(key).await?;
-        let bars = match read_bars_parquet(&bytes) {
-            Ok(bars) => bars,
-            Err(e) => {
-                tracing::warn!(key, error = %e, "valid bars unreadable; no charts from this batch");
-                continue;
-            }
-        };
-        for (symbol, bars) in bars {
-            if !symbols.contains(symbol.as_str()) {
-                continue;
-            }
-            let points = history.entry(symbol.to_string()).or_default();
-            points.extend(bars.iter().map(|bar| Point {
-                day: (bar.date - chrono::NaiveDate::default()).num_days() as i32,
-                close: bar.close,
-            }));
+    let key = keys::results_file(manifest.date, CHARTS_FILE);
+    let read = match deps.store.get(&key).await {
+        Ok(bytes) => serde_json::from_slice::<ChartHistory>(&bytes).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let charts = match read {
+        Ok(charts) => charts,
+        Err(error) => {
+            tracing::warn!(key, %error, "chart history unreadable; no charts");
+            return HashMap::new();
         }
-    }
-    for points in history.values_mut() {
-        points.sort_by_key(|p| p.day);
-    }
-    Ok(history)
+    };
+    charts
+        .closes
+        .into_iter()
+        .map(|(symbol, closes)| {
+            let points = closes
+                .into_iter()
+                .map(|(date, close)| Point {
+                    day: (date - chrono::NaiveDate::default()).num_days() as i32,
+                    close,
+                })
+                .collect();
+            (symbol, points)
+        })
+        .collect()
 }
 
 pub use screener_core::html::escape;

@@ -2,6 +2,7 @@
 //! `screener-analytics`), applies the screens, and writes the results and each screen's top
 //! list under the run's prefix for Publish to release.
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
@@ -12,8 +13,8 @@ use screener_analytics::{
 };
 use screener_core::Deps;
 use screener_core::workflow::{
-    BatchResult, BatchStatus, ScreenCount, ScreenInput, ScreenOutput, StepError, WorstDrawdown,
-    keys,
+    BatchResult, BatchStatus, CHARTED_PER_SCREEN, ChartHistory, ScreenCount, ScreenInput,
+    ScreenOutput, StepError, WorstDrawdown, keys,
 };
 
 /// Batch files read from the store ahead of the one being screened (each a few MB at most).
@@ -49,11 +50,14 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
             })
         })
         .buffered(BATCHES_READ_AHEAD);
+    // Which batch file holds each symbol, to read back only the charted symbols' batches.
+    let mut batch_of: HashMap<String, String> = HashMap::new();
     while let Some(read) = reads.next().await {
         let (key, bytes) = read.expect("a store read does not panic");
         let bytes = bytes?;
         let bars = read_bars_parquet(&bytes)
             .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
+        note_symbols(&bars, &key, &mut batch_of);
         screener
             .add(bars, &key)
             .map_err(|e| StepError::CorruptData(format!("screening {key}: {e}")))?;
@@ -108,6 +112,17 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
         "application/vnd.apache.parquet",
     )
     .await?;
+    let charted: BTreeSet<String> = summaries
+        .iter()
+        .flat_map(|summary| first_symbols(&summary.top, CHARTED_PER_SCREEN))
+        .collect();
+    let charts = chart_history(deps, &charted, &batch_of).await?;
+    let charts_key = put(
+        "charts.json",
+        serde_json::to_vec(&charts).expect("chart history serializes"),
+        "application/json",
+    )
+    .await?;
     let mut counts = Vec::new();
     for mut summary in summaries {
         let file = keys::top_file_name(&summary.name);
@@ -133,10 +148,82 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
         screened: results.height() as u32,
         results_csv_key,
         results_parquet_key,
+        charts_key: Some(charts_key),
         screens: counts,
         worst_drawdown,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Records `key` as the batch file of every symbol in `bars` (a batch's rows come symbol by
+/// symbol, so only changes of symbol are looked up).
+fn note_symbols(bars: &DataFrame, key: &str, batch_of: &mut HashMap<String, String>) {
+    let Ok(symbols) = bars.column("symbol").and_then(|c| c.str()) else {
+        return;
+    };
+    let mut last: Option<&str> = None;
+    for symbol in symbols.iter().flatten() {
+        if last != Some(symbol) {
+            batch_of.insert(symbol.to_string(), key.to_string());
+            last = Some(symbol);
+        }
+    }
+}
+
+/// The first `n` symbols of a top list, in rank order.
+fn first_symbols(top: &DataFrame, n: usize) -> Vec<String> {
+    top.column("symbol")
+        .and_then(|c| c.str())
+        .map(|c| c.iter().flatten().take(n).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The closes of `charted`, read back from the batch files that hold them (a few of the run's
+/// batches, not all of them).
+async fn chart_history(
+    deps: &Deps,
+    charted: &BTreeSet<String>,
+    batch_of: &HashMap<String, String>,
+) -> Result<ChartHistory, StepError> {
+    // Days from 0001-01-01 to 1970-01-01: polars' Date counts from the latter.
+    const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+    let files: BTreeSet<&String> = charted.iter().filter_map(|s| batch_of.get(s)).collect();
+    let mut charts = ChartHistory::default();
+    for key in files {
+        let bars = read_bars_parquet(&deps.store.get(key).await?)
+            .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
+        let columns = (|| {
+            Ok::<_, screener_analytics::polars::prelude::PolarsError>((
+                bars.column("symbol")?.str()?.clone(),
+                bars.column("date")?.date()?.phys.clone(),
+                bars.column("close")?.f64()?.clone(),
+            ))
+        })()
+        .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
+        let (symbols, dates, closes) = columns;
+        for ((symbol, date), close) in symbols.iter().zip(dates.iter()).zip(closes.iter()) {
+            let (Some(symbol), Some(date), Some(close)) = (symbol, date, close) else {
+                continue;
+            };
+            if !charted.contains(symbol) {
+                continue;
+            }
+            let Some(date) =
+                chrono::NaiveDate::from_num_days_from_ce_opt(date + UNIX_EPOCH_DAYS_FROM_CE)
+            else {
+                continue;
+            };
+            charts
+                .closes
+                .entry(symbol.to_string())
+                .or_default()
+                .push((date, close));
+        }
+    }
+    for points in charts.closes.values_mut() {
+        points.sort_by_key(|(date, _)| *date);
+    }
+    Ok(charts)
 }
 
 fn label_source(frame: &mut DataFrame, label: &str) -> Result<(), StepError> {
