@@ -462,6 +462,7 @@ mod tests {
             StepError::CorruptData("x".into()),
             StepError::NothingValid("x".into()),
             StepError::Config("x".into()),
+            StepError::Backtest("x".into()),
         ];
         let names: std::collections::BTreeSet<&str> = errors.iter().map(StepError::name).collect();
         let all: std::collections::BTreeSet<&str> = error_names::ALL.into_iter().collect();
