@@ -5,6 +5,7 @@
 pub mod analytics_cmd;
 pub mod backtest_cmd;
 pub mod bot_cmd;
+pub mod dashboard_cmd;
 pub mod remote_cmd;
 pub mod runner;
 pub mod states_cmd;

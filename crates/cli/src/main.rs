@@ -57,6 +57,11 @@ enum Command {
     Screen(ScreenArgs),
     /// Backtest screens over a bars file or a market data source (shared/specs/backtest.md): portfolios, benchmark, factor analysis.
     Backtest(screener_cli::backtest_cmd::BacktestArgs),
+    /// Serve the dashboard (today's screens, symbols, history, backtests) over a store, and print a single-use sign-in link.
+    #[command(
+        after_help = "Examples:\n  screener dashboard --data-dir screener-data --listen 127.0.0.1:8080\n  screener dashboard --store s3://my-bucket/screener"
+    )]
+    Dashboard(screener_cli::dashboard_cmd::DashboardArgs),
 }
 
 #[derive(Args)]
@@ -171,6 +176,7 @@ async fn main() -> ExitCode {
         Command::Indicators(args) => screener_cli::analytics_cmd::run_indicators(args),
         Command::Screen(args) => screener_cli::analytics_cmd::run_screen(args),
         Command::Backtest(args) => screener_cli::backtest_cmd::run_backtest(args).await,
+        Command::Dashboard(args) => screener_cli::dashboard_cmd::run(args).await,
     };
     match result {
         Ok(code) => code,

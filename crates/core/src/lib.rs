@@ -3,6 +3,8 @@
 //! * [`symbol`], [`bar`]: the values that cross the system's edges, parsed so that bad input is
 //!   rejected where it enters, with an error that names it.
 //! * [`calendar`]: NYSE trading days (weekdays minus exchange holidays).
+//! * [`digest`]: a published run in brief (passing symbols per screen, where its bars are),
+//!   for pages that look across many runs.
 //! * [`html`]: escaping and the stylesheet shared by the HTML reports.
 //! * [`parquet`]: bars as Parquet, the form validate hands a batch to Screen in.
 //! * [`ports`]: the small traits the handlers depend on (store, market data, secrets, metrics,
@@ -22,6 +24,7 @@ pub mod catalogue;
 pub mod config;
 pub mod csv_source;
 pub mod deps;
+pub mod digest;
 pub mod html;
 pub mod local;
 pub mod parquet;

@@ -1,13 +1,17 @@
 //! Publish: releases a run's results for people and tools. Copies the screen's files to
 //! `results/date=YYYY-MM-DD/`, writes the manifest (every count, rejection, failed batch and
-//! duration), sends the business metrics, and only then moves `results/latest.json`, so a run
-//! that fails anywhere before this point leaves the last good result untouched.
+//! duration) and the run's digest (`digest.json`: passing symbols per screen and where the bars
+//! are, for the dashboard), sends the business metrics, and only then moves
+//! `results/latest.json`, so a run that fails anywhere before this point leaves the last good
+//! result untouched.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
+use screener_core::digest::{BarBatch, DIGEST_FILE, RunDigest};
 use screener_core::ports::{MetricDatum, MetricUnit};
+use screener_core::results::ResultsTable;
 use screener_core::validation::Verdict;
 use screener_core::workflow::{
     BatchResult, BatchStatus, BatchValidationReport, FailedBatch, LatestPointer, Manifest,
@@ -30,10 +34,12 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
     let date = run.run_date;
     let mut batches = input.batches.clone();
     batches.sort_by_key(|b| b.index);
-    let tally = tally_batches(deps, &batches, input.screen.screened).await?;
+    let mut tally = tally_batches(deps, &batches, input.screen.screened).await?;
     // Results first, manifest next, latest.json last.
     let (files, screens) = copy_results(deps, &input.screen, date).await?;
+    let bar_batches = std::mem::take(&mut tally.bar_batches);
     let mut manifest = assemble_manifest(&input, &batches, tally, files, screens);
+    write_digest(deps, &manifest, bar_batches).await?;
     manifest
         .durations_ms
         .insert("publish".to_string(), started.elapsed().as_millis() as u64);
@@ -61,6 +67,8 @@ struct Tally {
     no_data: Vec<Symbol>,
     refetched: Vec<Refetch>,
     failed_batches: Vec<FailedBatch>,
+    /// Each validated batch's bars and its symbol range, for the digest.
+    bar_batches: Vec<BarBatch>,
 }
 
 /// Adds up `batches` (in index order), reading each validation report and, for a failed
@@ -89,7 +97,11 @@ async fn tally_batches(
                 counts.no_data += batch.no_data;
                 counts.refetched += batch.refetched;
                 if let Some(key) = &batch.report_key {
-                    tally.add_report(read_json(deps, key).await?);
+                    let report: BatchValidationReport = read_json(deps, key).await?;
+                    if let Some(valid_key) = &batch.valid_key {
+                        tally.add_bar_batch(valid_key, &report);
+                    }
+                    tally.add_report(report);
                 }
             }
             BatchStatus::Failed => {
@@ -112,6 +124,21 @@ async fn tally_batches(
 }
 
 impl Tally {
+    fn add_bar_batch(&mut self, valid_key: &str, report: &BatchValidationReport) {
+        let kept = report
+            .symbols
+            .iter()
+            .filter(|s| s.verdict != Verdict::Rejected)
+            .map(|s| s.symbol.as_str());
+        if let (Some(first), Some(last)) = (kept.clone().min(), kept.max()) {
+            self.bar_batches.push(BarBatch {
+                key: valid_key.to_string(),
+                first: first.to_string(),
+                last: last.to_string(),
+            });
+        }
+    }
+
     fn add_report(&mut self, report: BatchValidationReport) {
         for symbol in report.symbols {
             match symbol.verdict {
@@ -227,6 +254,36 @@ async fn write_manifest(deps: &Deps, manifest: &mut Manifest) -> Result<String, 
     let body = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
     deps.store.put(&key, body, "application/json").await?;
     Ok(key)
+}
+
+/// Writes `digest.json` from the published `results.csv` (before `latest.json` moves, so a
+/// page that finds the run finds its digest).
+async fn write_digest(
+    deps: &Deps,
+    manifest: &Manifest,
+    bar_batches: Vec<BarBatch>,
+) -> Result<(), StepError> {
+    let csv = deps
+        .store
+        .get(&keys::results_file(manifest.date, "results.csv"))
+        .await?;
+    let table = ResultsTable::parse(&csv).map_err(|e| StepError::CorruptData(e.to_string()))?;
+    let digest = RunDigest::from_results(
+        manifest.date,
+        &manifest.run_id,
+        manifest.source.synthetic,
+        &table,
+        bar_batches,
+    );
+    let body = serde_json::to_vec(&digest).expect("digest serializes");
+    deps.store
+        .put(
+            &keys::results_file(manifest.date, DIGEST_FILE),
+            body,
+            "application/json",
+        )
+        .await?;
+    Ok(())
 }
 
 /// Metrics are for dashboards: a metrics outage is logged, never a failed run.
