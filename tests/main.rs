@@ -6,6 +6,7 @@ mod architecture;
 mod aws;
 mod backtest_cli;
 mod bot;
+mod dashboard;
 mod docs_commands;
 mod lambda_runtime;
 mod remote;
