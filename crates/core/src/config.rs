@@ -99,6 +99,14 @@ pub struct ParamNames {
     pub allowed_chats: String,
     /// String: comma-separated chat ids that may `/rerun`. Local: `TELEGRAM_ADMIN_CHAT_IDS`.
     pub admin_chats: String,
+    /// SecureString: the dashboard's HMAC key, which the bot's `/dashboard` signs sign-in links
+    /// with and the web Lambda checks them and its sessions with. Local: `SCREENER_DASHBOARD_KEY`.
+    pub dashboard_key: String,
+    /// String: where the dashboard is (the stack's `DashboardUrl` output without `/app/`), for
+    /// the bot's `/dashboard` links. A parameter rather than a variable: the bot's function
+    /// cannot name its own HTTP API in its environment without a circular dependency. Local:
+    /// `SCREENER_DASHBOARD_URL`.
+    pub dashboard_url: String,
 }
 
 impl ParamNames {
@@ -109,6 +117,8 @@ impl ParamNames {
             secret_token: format!("{prefix}secret_token"),
             allowed_chats: format!("{prefix}allowed_chat_ids"),
             admin_chats: format!("{prefix}admin_chat_ids"),
+            dashboard_key: format!("{prefix}dashboard_key"),
+            dashboard_url: format!("{prefix}dashboard_url"),
         }
     }
 
@@ -119,6 +129,8 @@ impl ParamNames {
             (&self.secret_token, "TELEGRAM_SECRET_TOKEN"),
             (&self.allowed_chats, "TELEGRAM_ALLOWED_CHAT_IDS"),
             (&self.admin_chats, "TELEGRAM_ADMIN_CHAT_IDS"),
+            (&self.dashboard_key, "SCREENER_DASHBOARD_KEY"),
+            (&self.dashboard_url, "SCREENER_DASHBOARD_URL"),
         ]
         .into_iter()
         .map(|(name, var)| (name.clone(), var.to_string()))

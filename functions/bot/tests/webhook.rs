@@ -603,3 +603,70 @@ async fn a_reply_in_a_forum_topic_goes_to_the_same_topic() {
     assert_eq!(reply["message_thread_id"], 42);
     assert_eq!(reply["chat_id"], -100777);
 }
+
+#[tokio::test]
+async fn dashboard_answers_a_single_use_signin_link_for_this_chat() {
+    use screener_web::auth::SigningKey;
+    use screener_web::{Audience, WebDeps};
+
+    let world = World::new(Options::default()).await;
+    let params = world.deps.settings.params.clone();
+    let reply = world.say(ALLOWED, "/dashboard").await;
+    assert!(reply.contains("address is not set"), "{reply}");
+    world
+        .secrets
+        .set(&params.dashboard_url, "https://dashboard.example/");
+    let reply = world.say(ALLOWED, "/dashboard").await;
+    assert!(reply.contains("no signing key"), "{reply}");
+    world
+        .secrets
+        .set(&params.dashboard_key, "dashboard-test-key");
+    let reply = world.say(ALLOWED, "/dashboard").await;
+    assert!(
+        reply.contains("href=\"https://dashboard.example/app/signin?token=v1."),
+        "{reply}"
+    );
+    let token = reply
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let key = SigningKey::new(screener_core::ports::SecretString::new(
+        "dashboard-test-key",
+    ));
+    let (chat, _) = key.check_signin_token(&token, Utc::now()).unwrap();
+    assert_eq!(chat, ALLOWED);
+    // Not allowed chats get no link at all.
+    assert!(!world.say(12345, "/dashboard").await.contains("token="));
+
+    // The dashboard's handler over the same store takes the link once.
+    let web = WebDeps::new(
+        world.store.clone(),
+        std::sync::Arc::new(world.secrets.clone()),
+        key,
+        Audience::AllowList {
+            secret_name: params.allowed_chats.clone(),
+        },
+        "ask the bot",
+    );
+    let post = || {
+        http::Request::builder()
+            .method("POST")
+            .uri("/app/signin")
+            .body(format!("token={token}").into_bytes())
+            .unwrap()
+    };
+    let first = screener_web::handle(post(), &web).await;
+    assert_eq!(first.status(), 303);
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly; Secure; SameSite=Strict"),
+        "{cookie}"
+    );
+    let again = screener_web::handle(post(), &web).await;
+    assert_eq!(again.status(), 401);
+    assert!(String::from_utf8_lossy(again.body()).contains("already used"));
+}

@@ -4,12 +4,13 @@
 //! [`COMMANDS`] is the one list of commands: [`run`] dispatches through it and [`help_text`]
 //! is written from it, so a command cannot answer without being in /help, nor be in /help
 //! without answering. The handlers live by group: `results` (the published run),
-//! `brokerage` (positions and account), `alerts` (alert subscriptions), `admin` (re-runs);
+//! `brokerage` (positions and account), `alerts` (alert subscriptions), `admin` (re-runs), `dashboard` (sign-in links to the web dashboard);
 //! `format` shows numbers, money, durations and links.
 
 mod admin;
 mod alerts;
 mod brokerage;
+mod dashboard;
 mod format;
 mod results;
 
@@ -170,6 +171,16 @@ pub static COMMANDS: &[Spec] = &[
         group: Group::Results,
         usage: &[usage("", "the HTML report of the last run")],
         handler: Handler::Other(|r| Box::pin(results::report(r.deps))),
+    },
+    Spec {
+        name: "dashboard",
+        aliases: &[],
+        group: Group::Results,
+        usage: &[usage(
+            "",
+            "a sign-in link to the web dashboard (works once, 10 minutes)",
+        )],
+        handler: Handler::Other(|r| Box::pin(dashboard::dashboard(r.chat, r.deps))),
     },
     Spec {
         name: "portfolio",
