@@ -10,8 +10,10 @@
 //!   (validate's writer; `--zstd` for polars' default zstd instead), from the 253rd session,
 //!   same settings. Goal: under 3 s and under 1 GiB peak resident memory.
 //!
-//! `cargo bench -p screener-backtest` (release). Each run is a fresh child process (this
-//! binary re-executed), so its time and peak memory (VmHWM) are the whole process's.
+//! `cargo bench -p screener-backtest --bench backtest` (release; without `--bench backtest`,
+//! options after `--` also reach the library's test harness, which refuses them). Each run is
+//! a fresh child process (this binary re-executed), so its time and peak memory (VmHWM) are
+//! the whole process's.
 //! Options after `--`: `--runs N` (default 3), `--only w1|w2`, `--data-dir DIR` to keep the
 //! generated W2 file, `--zstd`, `--python PY` to also time the Python reference stack on W1
 //! (`tests/reference/backtest_reference.py`, vectorbt + alphalens + empyrical) in a child.
