@@ -1,6 +1,6 @@
 //! Bars as Parquet: the columnar form in which validate hands a batch's bars to Screen
-//! (decoded there by polars). The reader below serves tests that check the writer; no Lambda
-//! reads Parquet with it any more (publish's charts come from Screen's `charts.json`).
+//! (decoded there by polars), and in which the dashboard's `web` Lambda reads one symbol's bars
+//! for its chart (publish's charts come from Screen's `charts.json` instead).
 //!
 //! One fixed schema, `symbol` (UTF-8), `date` (DATE), `open`..`volume` (DOUBLE), `vwap`
 //! (optional DOUBLE), `trade_count` (optional INT64), written in the subset of the format every
