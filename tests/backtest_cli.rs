@@ -369,4 +369,19 @@ fn bad_input_is_refused_before_any_work_naming_the_problem() {
             "{args:?} wrote files although it was refused"
         );
     }
+    // Without --out, a refused backtest claims no directory under the store either.
+    let output = screener(
+        dir.path(),
+        &[
+            "backtest",
+            "--bars",
+            "bars.csv",
+            "--start",
+            "2030-01-02",
+            "--store",
+            "store",
+        ],
+    );
+    assert_exit(&output, 1, "no session in range, default --out");
+    assert!(!dir.path().join("store/backtests").exists());
 }

@@ -113,6 +113,27 @@ fn default_out(store: Option<&str>) -> anyhow::Result<PathBuf> {
     Ok(Path::new(&store).join("backtests").join(id))
 }
 
+/// Claims `dir` for this backtest's files, or `dir-2`, `dir-3`, ... when another backtest
+/// started in the same second already has it: creating a directory is atomic, so two runs never
+/// write into one.
+fn claim_new_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    for n in 1.. {
+        let candidate = if n == 1 {
+            dir.to_path_buf()
+        } else {
+            PathBuf::from(format!("{}-{n}", dir.display()))
+        };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", candidate.display())),
+        }
+    }
+    unreachable!("some suffix is free")
+}
+
 /// `screener backtest (--bars FILE | --source SOURCE) --start D ...`.
 pub async fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     if let Some(sweep) = &args.sweep {
@@ -159,6 +180,12 @@ pub async fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     }
     .map_err(classify)
     .with_context(|| format!("backtesting over {input}"))?;
+    // The default directory is claimed only now, so a refused or failed backtest leaves nothing.
+    let out = if args.out.is_some() {
+        out
+    } else {
+        claim_new_dir(&out)?
+    };
     let files = write_outputs(&result, &out).map_err(classify)?;
     print!("{}", table(&result));
     println!("\nwrote:");
@@ -404,6 +431,18 @@ mod tests {
         assert!(selections.contains(",cheap,1,AAA\n"), "{selections}");
         let equity = std::fs::read_to_string(out.join("equity.csv")).unwrap();
         assert!(equity.starts_with("date,cheap,benchmark\n"), "{equity}");
+    }
+
+    #[test]
+    fn backtests_started_in_the_same_second_get_their_own_directories() {
+        let store = tempfile::tempdir().unwrap();
+        let id = store.path().join("backtests").join("20261202T180000Z");
+        let first = claim_new_dir(&id).unwrap();
+        let second = claim_new_dir(&id).unwrap();
+        let third = claim_new_dir(&id).unwrap();
+        assert_eq!(first, id);
+        assert_eq!(second, store.path().join("backtests/20261202T180000Z-2"));
+        assert_eq!(third, store.path().join("backtests/20261202T180000Z-3"));
     }
 
     #[tokio::test(flavor = "multi_thread")]
