@@ -19,11 +19,11 @@ use screener_cli::steps::LocalInvoker;
 use screener_core::Deps;
 use screener_core::config::Settings;
 use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
-use screener_core::parquet::read_bars_parquet;
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 use screener_core::validation::ValidationRules;
 use screener_core::workflow::{Manifest, keys};
 use screener_core::{Symbol, bar::BarsBySymbol};
+use screener_parquet::read_bars_parquet;
 use screener_states::{Execution, ExecutionOptions, ExecutionStatus};
 use serde_json::json;
 

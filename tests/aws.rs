@@ -313,7 +313,7 @@ async fn metric_sum(config: &SdkConfig, metric: &str, environment: &str) -> Opti
     let now = SystemTime::now();
     let statistics = aws_sdk_cloudwatch::Client::new(config)
         .get_metric_statistics()
-        .namespace(screener_runtime::METRICS_NAMESPACE)
+        .namespace(screener_composition::METRICS_NAMESPACE)
         .metric_name(metric)
         .dimensions(
             Dimension::builder()

@@ -1,5 +1,5 @@
 //! The real Lambda binaries, each started as its own process behind a loopback Lambda Runtime
-//! API (`screener_bench::runtime_api`), fed its `events/` file; the steps' answers must be what
+//! API (`screener_lambda_harness::runtime_api`), fed its `events/` file; the steps' answers must be what
 //! the same handler returns in-process, their errors must carry the names the state machine's
 //! `Retry`/`Catch` match, and the bot must answer an API Gateway HTTP API event wrapping a
 //! Telegram update from what the steps published.
@@ -23,15 +23,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
-use screener_bench::function::{
-    BACKTEST_STEPS, BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, STEPS, bot_environment,
-    event_file,
-};
-use screener_bench::runtime_api::{Completion, Outcome, ReportedError};
 use screener_cli::runner::{SCREENER_ASL, load_definition};
 use screener_cli::steps::invoke_step;
 use screener_core::config::Config;
 use screener_core::workflow::{error_names, keys};
+use screener_lambda_harness::function::{
+    BACKTEST_STEPS, BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, STEPS, bot_environment,
+    event_file,
+};
+use screener_lambda_harness::runtime_api::{Completion, Outcome, ReportedError};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -57,7 +57,7 @@ fn bin_dir() -> Option<PathBuf> {
 }
 
 fn binary(dir: &Path, step: &str) -> PathBuf {
-    screener_bench::function::binary(dir, step).unwrap_or_else(|| {
+    screener_lambda_harness::function::binary(dir, step).unwrap_or_else(|| {
         panic!(
             "{BIN_DIR_VARIABLE}={} has no {step} binary: cargo build -p {step}",
             dir.display()
@@ -161,7 +161,7 @@ async fn every_function_binary_answers_its_events_file_as_its_handler_does_in_pr
     let mut vars: std::collections::HashMap<String, String> =
         function_env(local_store.path()).into_iter().collect();
     vars.insert("AWS_LAMBDA_FUNCTION_NAME".into(), "in-process".into());
-    let deps = screener_runtime::build_deps(&Config::from_vars(&vars).unwrap())
+    let deps = screener_composition::build_deps(&Config::from_vars(&vars).unwrap())
         .await
         .unwrap();
 
@@ -263,7 +263,7 @@ async fn the_backtest_function_binaries_answer_their_events_files_as_their_handl
     let mut vars: std::collections::HashMap<String, String> =
         function_env(local_store.path()).into_iter().collect();
     vars.insert("AWS_LAMBDA_FUNCTION_NAME".into(), "in-process".into());
-    let deps = screener_runtime::build_deps(&Config::from_vars(&vars).unwrap())
+    let deps = screener_composition::build_deps(&Config::from_vars(&vars).unwrap())
         .await
         .unwrap();
     // What differs between two runs or two stores: timings and the report's path.

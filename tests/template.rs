@@ -439,7 +439,7 @@ fn iam_policies_are_least_privilege() {
         .as_str()
         .expect("BacktestStateMachine has a Name: !Sub ...")
         .to_string();
-    let namespace = screener_runtime::METRICS_NAMESPACE;
+    let namespace = screener_composition::METRICS_NAMESPACE;
     let mut checked = 0;
     let mut resources_with_policies: Vec<(&str, &Value)> =
         of_type(&template, "AWS::Serverless::Function")

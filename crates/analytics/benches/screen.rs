@@ -27,7 +27,7 @@ use screener_analytics::{
 };
 use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol};
-use screener_core::parquet::write_bars_parquet;
+use screener_parquet::write_bars_parquet;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

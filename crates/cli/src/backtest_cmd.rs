@@ -211,7 +211,7 @@ async fn source_bars(
             args.symbols.map(|n| n.to_string()),
         ),
     ])?;
-    let deps = screener_runtime::build_deps(&config).await?;
+    let deps = screener_composition::build_deps(&config).await?;
     let source = deps.market.source();
     let mut symbols: Vec<Symbol> = deps
         .market

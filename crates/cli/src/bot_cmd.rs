@@ -70,7 +70,7 @@ impl Rerun for LocalRerun {
                 status: "started earlier by this server".into(),
             });
         }
-        let deps = screener_runtime::build_deps(&self.config)
+        let deps = screener_composition::build_deps(&self.config)
             .await
             .map_err(|e| RerunError::NotConfigured(e.to_string()))?;
         let definition =
@@ -106,12 +106,12 @@ impl Rerun for LocalRerun {
 pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
     let config =
         crate::config_with(&[("SCREENER_STORE", data_dir.map(|d| d.display().to_string()))])?;
-    let deps = screener_runtime::build_deps(&config).await?;
+    let deps = screener_composition::build_deps(&config).await?;
     Ok(BotDeps::new(
         deps.store,
         deps.secrets,
         deps.notifier,
-        screener_runtime::build_brokerage(&config).await,
+        screener_composition::build_brokerage(&config).await,
         Arc::new(LocalRerun::new(config.clone())),
         config.bot,
     ))

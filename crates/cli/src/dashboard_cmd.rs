@@ -47,7 +47,7 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| args.data_dir.as_ref().map(|d| d.display().to_string()));
     let config = config_with(&[("SCREENER_STORE", store)])?;
-    let deps = screener_runtime::build_deps(&config)
+    let deps = screener_composition::build_deps(&config)
         .await
         .context("building the store")?;
     let location = deps.store.locate("");

@@ -189,7 +189,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.source.config()?;
-    let deps = screener_runtime::build_deps(&config).await?;
+    let deps = screener_composition::build_deps(&config).await?;
     let definition_text = match &args.definition {
         Some(path) => {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
@@ -254,7 +254,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let config = args.source.config()?;
-    let deps = screener_runtime::build_deps(&config).await?;
+    let deps = screener_composition::build_deps(&config).await?;
     let text = std::fs::read_to_string(&args.event)
         .with_context(|| format!("reading {}", args.event.display()))?;
     let event: serde_json::Value = serde_json::from_str(&text)
@@ -292,6 +292,6 @@ async fn states(mut command: StatesCommand) -> anyhow::Result<ExitCode> {
         }
     }
     let config = config_with(&[])?;
-    let deps = screener_runtime::build_deps(&config).await?;
+    let deps = screener_composition::build_deps(&config).await?;
     Ok(screener_cli::states_cmd::run(command, Arc::new(LocalInvoker { deps })).await)
 }

@@ -261,7 +261,7 @@ async fn backtest(sfn: &SfnClient, args: BacktestArgs) -> anyhow::Result<Outcome
     let mut request = crate::sweep_cmd::read_sweep(&args.sweep)?;
     if let Some(bars) = &args.bars {
         let config = crate::config_with(&[("SCREENER_STORE", args.store.clone())])?;
-        let deps = screener_runtime::build_deps(&config).await?;
+        let deps = screener_composition::build_deps(&config).await?;
         request.bars = crate::sweep_cmd::upload_bars(deps.store.as_ref(), bars).await?;
     }
     // Refused here rather than by the plan step in AWS.

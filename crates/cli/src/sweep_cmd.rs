@@ -60,7 +60,7 @@ pub async fn run_sweep(
 ) -> anyhow::Result<ExitCode> {
     let mut request = read_sweep(sweep)?;
     let config = crate::config_with(&[("SCREENER_STORE", store)])?;
-    let deps = screener_runtime::build_deps(&config).await?;
+    let deps = screener_composition::build_deps(&config).await?;
     if request.max_concurrency == 0 {
         // Locally: one shard per core (each engine pass also spreads over the cores).
         request.max_concurrency = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,5 +1,5 @@
 //! What a handler is given: the ports it may use and the settings. Built once per Lambda
-//! container (or once per local run) by the composition root, `screener-runtime`; tests build
+//! container (or once per local run) by the composition root, `screener-composition`; tests build
 //! it from fakes.
 
 use std::sync::Arc;

@@ -6,7 +6,6 @@
 //! * [`digest`]: a published run in brief (passing symbols per screen, where its bars are),
 //!   for pages that look across many runs.
 //! * [`html`]: escaping and the stylesheet shared by the HTML reports.
-//! * [`parquet`]: bars as Parquet, the form validate hands a batch to Screen in.
 //! * [`ports`]: the small traits the handlers depend on (store, market data, secrets, metrics,
 //!   notifier, brokerage, re-runs) and [`local`], their local adapters (a directory,
 //!   environment variables, log lines, in-memory recorders).
@@ -27,7 +26,6 @@ pub mod deps;
 pub mod digest;
 pub mod html;
 pub mod local;
-pub mod parquet;
 pub mod ports;
 pub mod results;
 pub mod symbol;

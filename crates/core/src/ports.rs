@@ -1,7 +1,7 @@
 //! Ports: the small traits the handlers depend on. Each has a local adapter (in
 //! [`crate::local`], [`crate::synthetic`], [`crate::csv_source`]) and a real one (S3, Alpaca,
 //! SSM, CloudWatch, Step Functions, Telegram in their own crates). Configuration picks the
-//! adapter, in the composition root (`screener-runtime`); a handler never knows which one it
+//! adapter, in the composition root (`screener-composition`); a handler never knows which one it
 //! holds.
 
 use std::fmt;

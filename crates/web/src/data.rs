@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use screener_core::bar::Bar;
 use screener_core::digest::{DIGEST_FILE, RunDigest};
-use screener_core::parquet::read_bars_parquet;
 use screener_core::ports::{Store, StoreError};
 use screener_core::results::ResultsTable;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
+use screener_parquet::read_bars_parquet;
 use serde_json::Value;
 
 /// Why a page's data could not be had.

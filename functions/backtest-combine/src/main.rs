@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    screener_runtime::serve_step("backtest-combine", |input, deps| async move {
+    screener_composition::serve_step("backtest-combine", |input, deps| async move {
         backtest_combine::handle(input, &deps).await
     })
     .await

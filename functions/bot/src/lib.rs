@@ -19,7 +19,7 @@
 //! [`brokerage`] (the profit check of `/monitor`), [`server`] (plain HTTP), [`apigw`] (API
 //! Gateway events). Telegram itself (updates, escaping, splitting, the Bot API, alert
 //! subscriptions) is `screener_telegram`; the ports ([`BotDeps`]) are built by the composition
-//! root, `screener_runtime`.
+//! root, `screener_composition`.
 
 pub mod apigw;
 pub mod brokerage;

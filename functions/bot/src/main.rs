@@ -1,5 +1,5 @@
 //! The bot as a Lambda behind an API Gateway HTTP API: wiring only; the ports come from the
-//! composition root (`screener_runtime`), the work is in [`bot::handle`]. Every update gets an
+//! composition root (`screener_composition`), the work is in [`bot::handle`]. Every update gets an
 //! answer below 500 (see the crate docs).
 
 use std::sync::Arc;
@@ -9,14 +9,14 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    screener_runtime::init_lambda_tracing();
-    let (config, deps) = screener_runtime::wire("bot").await?;
+    screener_composition::init_lambda_tracing();
+    let (config, deps) = screener_composition::wire("bot").await?;
     let deps = Arc::new(BotDeps::new(
         deps.store,
         deps.secrets,
         deps.notifier,
-        screener_runtime::build_brokerage(&config).await,
-        screener_runtime::build_rerun(&config).await,
+        screener_composition::build_brokerage(&config).await,
+        screener_composition::build_rerun(&config).await,
         config.bot,
     ));
     lambda_http::run(service_fn(move |request: Request| {

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    screener_runtime::serve_step("fetch-universe", |input, deps| async move {
+    screener_composition::serve_step("fetch-universe", |input, deps| async move {
         fetch_universe::handle(input, &deps).await
     })
     .await

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    screener_runtime::serve_step("screen", |input, deps| async move {
+    screener_composition::serve_step("screen", |input, deps| async move {
         screen::handle(input, &deps).await
     })
     .await

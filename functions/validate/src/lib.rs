@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use screener_core::bar::{BarsBySymbol, read_bars_csv};
 use screener_core::calendar::Sessions;
-use screener_core::parquet::{self, write_bars_parquet};
 use screener_core::validation::{Verdict, validate_symbol};
 use screener_core::workflow::{
     BatchResult, BatchStatus, BatchValidationReport, StepError, ValidateInput, keys,
 };
 use screener_core::{Deps, Symbol};
+use screener_parquet::write_bars_parquet;
 
 pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, StepError> {
     let started = Instant::now();
@@ -65,7 +65,7 @@ pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, St
         .put(
             &valid_key,
             write_bars_parquet(&valid),
-            parquet::CONTENT_TYPE,
+            screener_parquet::CONTENT_TYPE,
         )
         .await?;
     let report_key = keys::batch_validation_report(&run.run_id, index);

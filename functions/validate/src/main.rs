@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    screener_runtime::serve_step("validate", |input, deps| async move {
+    screener_composition::serve_step("validate", |input, deps| async move {
         validate::handle(input, &deps).await
     })
     .await

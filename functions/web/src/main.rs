@@ -11,8 +11,8 @@ use screener_web::{Audience, WebDeps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    screener_runtime::init_lambda_tracing();
-    let (config, deps) = screener_runtime::wire("web").await?;
+    screener_composition::init_lambda_tracing();
+    let (config, deps) = screener_composition::wire("web").await?;
     let params = &config.bot.params;
     let key = deps.secrets.get(&params.dashboard_key).await?;
     let web = Arc::new(WebDeps::new(

@@ -1,4 +1,4 @@
-//! The Parquet batches validate writes (`screener_core::parquet`, a small writer of our own)
+//! The Parquet batches validate writes (`screener_parquet`, a small writer of our own)
 //! must read in polars exactly as written: that is how the Screen step reads them.
 
 use chrono::NaiveDate;
@@ -6,7 +6,7 @@ use screener_analytics::polars::prelude::*;
 use screener_analytics::{read_bars_parquet, write_parquet};
 use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol};
-use screener_core::parquet::{ROWS_PER_GROUP, read_bars_parquet as core_read, write_bars_parquet};
+use screener_parquet::{ROWS_PER_GROUP, read_bars_parquet as core_read, write_bars_parquet};
 
 fn batch(symbols: &[&str], days: usize) -> BarsBySymbol {
     let start = NaiveDate::from_ymd_opt(2023, 1, 3).unwrap();

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! cargo build --release -p fetch-universe -p fetch-bars -p validate -p screen -p publish -p bot
-//! cargo run --release -p screener-bench -- --bin-dir target/release
-//! cargo run --release -p screener-bench -- --bin-dir target/release --aws-endpoint http://127.0.0.1:PORT
+//! cargo run --release -p screener-lambda-harness -- --bin-dir target/release
+//! cargo run --release -p screener-lambda-harness -- --bin-dir target/release --aws-endpoint http://127.0.0.1:PORT
 //! ```
 //!
 //! Each function binary (the five steps and the Telegram bot) is started `--runs` times as a
@@ -33,10 +33,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use screener_bench::function::{
+use screener_lambda_harness::function::{
     BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, binary, bot_environment, event_file,
 };
-use screener_bench::runtime_api::Outcome;
+use screener_lambda_harness::runtime_api::Outcome;
 use serde_json::Value;
 
 const USAGE: &str = "usage: lambda-bench [--bin-dir DIR] [--runs N] [--events DIR] [--aws-endpoint URL] [--only STEP]...";

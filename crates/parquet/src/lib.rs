@@ -14,8 +14,8 @@ pub mod thrift;
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::bar::{Bar, BarsBySymbol};
-use crate::symbol::Symbol;
+use screener_core::bar::{Bar, BarsBySymbol};
+use screener_core::symbol::Symbol;
 use thrift::{ThriftError, Value, Writer, push_varint};
 
 /// The content type the store records for these files.
