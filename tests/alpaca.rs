@@ -10,20 +10,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, TimeZone, Utc};
-use screener_alpaca::clock::VirtualClock;
+use screener_alpaca::clock::FastForwardClock;
 use screener_alpaca::history::StoredHistory;
 use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, Fault, KEY_ID, SECRET_KEY};
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
 use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
 use screener_cli::steps::LocalInvoker;
 use screener_core::Deps;
+use screener_core::Symbol;
+use screener_core::bar::{BarsBySymbol, read_bars_csv};
 use screener_core::config::Settings;
 use screener_core::local::{DirStore, EnvSecrets, MemoryMetrics, MemoryNotifier};
 use screener_core::ports::{SecretString, Secrets, SecretsError};
 use screener_core::validation::ValidationRules;
 use screener_core::workflow::{Manifest, keys};
-use screener_core::{Symbol, bar::BarsBySymbol};
-use screener_parquet::read_bars_parquet;
 use screener_states::{Execution, ExecutionOptions, ExecutionStatus};
 use serde_json::json;
 
@@ -54,7 +54,7 @@ impl Secrets for KeyPair {
 
 struct AlpacaWorld {
     fake: FakeAlpaca,
-    clock: Arc<VirtualClock>,
+    clock: Arc<FastForwardClock>,
     deps: Deps,
     client: Arc<Alpaca>,
     symbols: Vec<Symbol>,
@@ -65,7 +65,7 @@ async fn world(
     secret: &'static str,
     tweak: impl FnOnce(&mut AlpacaConfig),
 ) -> AlpacaWorld {
-    let clock = Arc::new(VirtualClock::starting_at(evening(day("2025-06-13"))));
+    let clock = Arc::new(FastForwardClock::starting_at(evening(day("2025-06-13"))));
     let market = FakeMarket::generate(SYMBOLS, 11, day("2025-06-13"));
     let symbols = market.symbols();
     let fake = FakeAlpaca::start(market, FakeOptions::default(), clock.clone()).await;
@@ -261,11 +261,12 @@ async fn the_workflow_on_alpaca_backfills_then_appends_a_day_then_refetches_a_sp
         "{}",
         m.refetched[0].reason
     );
-    // The bars the run validated are the adjusted ones, all 400 days of them.
-    let valid: BarsBySymbol = read_bars_parquet(
+    // The bars the run validated (kept for the dashboard's chart) are the adjusted ones, all
+    // 400 days of them.
+    let valid: BarsBySymbol = read_bars_csv(
         &w.deps
             .store
-            .get(&keys::batch_valid_bars("alpaca-day-3", 0))
+            .get(&keys::chart_bars(d3, "alpaca-day-3", 0))
             .await
             .unwrap(),
     )

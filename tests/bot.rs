@@ -5,9 +5,7 @@
 
 use crate::support::run_succeeding;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -24,6 +22,9 @@ use screener_core::synthetic::SyntheticMarket;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
 use screener_telegram::TelegramNotifier;
 use screener_telegram::{alerts, subscriptions};
+use screener_test_support::LoopbackServer;
+use screener_test_support::chromium::{self, Chromium};
+use screener_test_support::loopback::{self, StatusCode};
 use serde_json::{Value, json};
 
 fn date(d: u32) -> NaiveDate {
@@ -65,28 +66,6 @@ async fn manifest(deps: &Deps, day: NaiveDate) -> Manifest {
             .unwrap(),
     )
     .unwrap()
-}
-
-fn chromium() -> Option<PathBuf> {
-    let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
-    candidates.iter().map(PathBuf::from).find(|p| p.exists())
-}
-
-fn chromium_command(binary: &Path, profile: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(binary);
-    command.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ]);
-    command.arg(format!("--user-data-dir={}", profile.display()));
-    command
 }
 
 #[tokio::test]
@@ -166,25 +145,14 @@ async fn the_report_renders_in_headless_chromium_with_its_tables_and_charts() {
     }
     assert!(titles_checked > 0, "no chart title with a 52w high");
 
-    let Some(binary) = chromium() else {
+    let Some(browser) = Chromium::find() else {
         println!(
-            "SKIPPED the headless-Chromium half of this test: no chromium at /usr/bin/chromium (apt-get install chromium). The report's static checks above ran."
+            "SKIPPED the headless-Chromium half of this test: {}. The report's static checks above ran.",
+            chromium::SKIPPED
         );
         return;
     };
-    let profile = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", path.display());
-    let output = chromium_command(&binary, &profile.path().join("dom"))
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dom = String::from_utf8_lossy(&output.stdout);
+    let dom = browser.dump_dom(&path);
     // The script ran: it marks each sortable table ready and counts the charts on <body>.
     let sortable = dom.matches("class=\"sortable").count();
     assert!(sortable >= screens_with_rows);
@@ -202,19 +170,7 @@ async fn the_report_renders_in_headless_chromium_with_its_tables_and_charts() {
         assert!(dom.contains(&format!("id=\"table-{}\"", s.name)));
     }
     let shot = dir.path().join("report.png");
-    let output = chromium_command(&binary, &profile.path().join("shot"))
-        .arg("--window-size=1280,2000")
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let png = browser.screenshot(&path, &shot, (1280, 2000));
     assert!(
         png.len() > 20_000,
         "a blank page would be tiny: {} bytes",
@@ -263,51 +219,21 @@ async fn publish_sends_the_business_metrics_in_one_call() {
 }
 
 /// A loopback Bot API that answers every request `{"ok":true}` and records the bodies.
-fn fake_telegram() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+fn fake_telegram() -> (LoopbackServer, Arc<Mutex<Vec<Value>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let log = received.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut buffer = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let (head_end, length) = loop {
-                let n = stream.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break (0, 0);
-                }
-                buffer.extend_from_slice(&chunk[..n]);
-                if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                    let length = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    break (end + 4, length);
-                }
-            };
-            while buffer.len() < head_end + length {
-                let n = stream.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-            if let Ok(body) = serde_json::from_slice(&buffer[head_end..]) {
-                log.lock().unwrap().push(body);
-            }
-            let reply = r#"{"ok":true,"result":{"message_id":1}}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
+    let server = LoopbackServer::start(move |request| {
+        if let Ok(body) = serde_json::from_slice(request.body()) {
+            log.lock().unwrap().push(body);
+        }
+        async {
+            loopback::json(
+                StatusCode::OK,
+                &json!({"ok": true, "result": {"message_id": 1}}),
+            )
         }
     });
-    (url, received)
+    (server, received)
 }
 
 /// `deps` with publish's notifier on the Bot API at `url` (the bot token from [`TestSecrets`]).
@@ -323,7 +249,8 @@ fn telegram_at(deps: &Deps, url: &str) -> Deps {
 async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_fails_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (deps, _) = deps(dir.path());
-    let (url, received) = fake_telegram();
+    let (telegram, received) = fake_telegram();
+    let url = telegram.url();
     let deps = telegram_at(&deps, &url);
     run_succeeding(&deps, month_before(), "alerts-day-1").await;
     let store = deps.store.as_ref();
@@ -387,7 +314,7 @@ async fn subscribers_are_alerted_after_publish_once_per_date_and_a_failed_alert_
     assert_eq!(received.lock().unwrap().len(), 1);
 
     // Telegram unreachable: the run still succeeds and latest.json still moves.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     run_succeeding(&telegram_at(&deps, &dead_url), date(16), "alerts-day-3").await;
@@ -432,6 +359,7 @@ async fn the_bot_answers_from_a_real_run() {
         bot::UpdateRequest {
             secret_token: Some("s3cret".into()),
             body: serde_json::to_vec(&body).unwrap(),
+            origin: None,
         }
     };
     let worst = m.worst_drawdown.as_ref().unwrap();

@@ -8,14 +8,16 @@
 //! credentials go into the child's environment, never this process's.
 
 use crate::support::unique;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::process::{Command, Output};
 use std::sync::Once;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_sfn::config::{Credentials, Region, SharedCredentialsProvider};
 use chrono::{NaiveDate, Utc};
 use screener_aws::SfnClient;
+use screener_test_support::LoopbackServer;
+use screener_test_support::loopback::{self, StatusCode};
 use serde_json::Value;
 
 const ENDPOINT_VARIABLE: &str = "SCREENER_TEST_AWS_ENDPOINT";
@@ -281,54 +283,43 @@ fn without_a_state_machine_remote_commands_say_how_to_name_one() {
     }
 }
 
-/// Answers one HTTP request with `body` and hands back (X-Amz-Target, request body).
-fn fake_sfn_once(body: &'static str) -> (String, std::thread::JoinHandle<(String, Value)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let (mut target, mut length) = (String::new(), 0usize);
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                match name.to_ascii_lowercase().as_str() {
-                    "x-amz-target" => target = value.trim().to_string(),
-                    "content-length" => length = value.trim().parse().unwrap(),
-                    _ => {}
-                }
-            }
-        }
-        let mut request = vec![0; length];
-        reader.read_exact(&mut request).unwrap();
-        let mut stream = stream;
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        (target, serde_json::from_slice(&request).unwrap())
+/// A loopback Step Functions API that answers every request with `body` and records each
+/// request's (X-Amz-Target, JSON body).
+fn fake_sfn(body: &'static str) -> (LoopbackServer, Arc<Mutex<Vec<(String, Value)>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let server = LoopbackServer::start(move |request| {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let json = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
+        log.lock().unwrap().push((target, json));
+        async move { loopback::with_type(StatusCode::OK, "application/x-amz-json-1.0", body) }
     });
-    (url, handle)
+    (server, received)
+}
+
+/// The one request a command made.
+fn only_request(received: &Mutex<Vec<(String, Value)>>) -> (String, Value) {
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 1, "{received:?}");
+    received[0].clone()
 }
 
 #[test]
 fn a_redrive_by_name_asks_for_that_execution_of_the_state_machine() {
-    let (url, server) = fake_sfn_once(r#"{"redriveDate": 1749859200}"#);
+    let (server, received) = fake_sfn(r#"{"redriveDate": 1749859200}"#);
     let machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:Screener-x1";
     let output = screener(
-        &url,
+        &server.url(),
         None,
         &["redrive", "manual-2025-06-13", "--state-machine", machine],
     );
     let (out, err) = text(&output);
-    let (target, request) = server.join().unwrap();
+    let (target, request) = only_request(&received);
     assert_eq!(output.status.code(), Some(0), "{out}{err}");
     assert_eq!(target, "AWSStepFunctions.RedriveExecution");
     let arn = "arn:aws:states:eu-west-1:123456789012:execution:Screener-x1:manual-2025-06-13";

@@ -1,6 +1,6 @@
 //! Requests used versus the minimum possible, for a 10,000-symbol backfill of one year and for
 //! the incremental day after it, against the loopback Alpaca server with its 200/min limit,
-//! on simulated time (a `VirtualClock` shared by client and server: the minutes the rate limit
+//! on simulated time (a `FastForwardClock` shared by client and server: the minutes the rate limit
 //! imposes pass instantly). Not a timed test: it prints figures.
 //!
 //! `cargo bench -p screener-alpaca --features testing --bench requests`
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use screener_alpaca::batching::{auto_batch_size, batch_size_for};
-use screener_alpaca::clock::{Clock, VirtualClock};
+use screener_alpaca::clock::{Clock, FastForwardClock};
 use screener_alpaca::config::DEFAULT_MAX_SYMBOLS_PER_REQUEST;
 use screener_alpaca::history::{fetch_incremental, history_prefix};
 use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, KEY_ID, SECRET_KEY};
@@ -65,13 +65,13 @@ impl Run {
 async fn run(
     fake: &FakeAlpaca,
     client: &Alpaca,
-    clock: &VirtualClock,
+    clock: &FastForwardClock,
     store: &Arc<dyn Store>,
     end: NaiveDate,
     batch_size: usize,
 ) -> Run {
     fake.reset_stats();
-    let (started, simulated_start) = (Instant::now(), clock.now());
+    let (started, simulated_start) = (Instant::now(), clock.epoch_seconds());
     let universe: Vec<Symbol> = client
         .universe()
         .await
@@ -95,7 +95,7 @@ async fn run(
         rate_limited: stats.rate_limited,
         bars: stats.bars_served,
         batches,
-        simulated: Duration::from_secs_f64(clock.now() - simulated_start),
+        simulated: Duration::from_secs_f64(clock.epoch_seconds() - simulated_start),
         real: started.elapsed(),
     }
 }
@@ -104,7 +104,7 @@ async fn run(
 /// batches sized for it (as `SCREENER_BATCH_SIZE=auto` does for the default cap).
 async fn scenario(symbols: usize, cap: usize) -> (Run, Run, u64) {
     let d1 = day("2025-06-13");
-    let clock = Arc::new(VirtualClock::starting_at(evening(d1)));
+    let clock = Arc::new(FastForwardClock::starting_at(evening(d1)));
     let fake = FakeAlpaca::start(
         FakeMarket::generate(symbols, 42, d1),
         FakeOptions::default(),

@@ -42,7 +42,7 @@ impl CircuitBreaker {
             return Err(MarketDataError::Unauthorized(message.clone()));
         }
         if let Some(opened) = state.opened_at {
-            let open_for = self.clock.now() - opened;
+            let open_for = self.clock.epoch_seconds() - opened;
             if open_for < self.cooldown_secs {
                 return Err(MarketDataError::Unavailable(format!(
                     "circuit open: {} consecutive requests to the Alpaca API failed (the last: {}), so this run stops calling it for {:.0} s more (ALPACA_CIRCUIT_THRESHOLD={}, ALPACA_CIRCUIT_COOLDOWN_SECS={})",
@@ -71,7 +71,7 @@ impl CircuitBreaker {
         state.consecutive += 1;
         state.last_failure = what.to_string();
         if state.consecutive >= self.threshold && state.opened_at.is_none() {
-            state.opened_at = Some(self.clock.now());
+            state.opened_at = Some(self.clock.epoch_seconds());
             state.trips += 1;
             tracing::warn!(
                 consecutive = state.consecutive,
@@ -94,11 +94,11 @@ impl CircuitBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::VirtualClock;
+    use crate::clock::FastForwardClock;
 
     #[test]
     fn opens_after_the_threshold_and_says_why_then_half_opens_after_the_cool_down() {
-        let clock = Arc::new(VirtualClock::starting_at(0));
+        let clock = Arc::new(FastForwardClock::starting_at(0));
         let breaker = CircuitBreaker::new(3, 60.0, clock.clone());
         breaker.failure("HTTP 503");
         breaker.failure("HTTP 503");
@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_success_resets_the_count() {
-        let breaker = CircuitBreaker::new(2, 60.0, Arc::new(VirtualClock::starting_at(0)));
+        let breaker = CircuitBreaker::new(2, 60.0, Arc::new(FastForwardClock::starting_at(0)));
         breaker.failure("x");
         breaker.success();
         breaker.failure("x");
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn unauthorized_is_sticky() {
-        let breaker = CircuitBreaker::new(5, 60.0, Arc::new(VirtualClock::starting_at(0)));
+        let breaker = CircuitBreaker::new(5, 60.0, Arc::new(FastForwardClock::starting_at(0)));
         breaker.unauthorized("check ALPACA_API_KEY_ID");
         assert!(
             matches!(breaker.check(), Err(MarketDataError::Unauthorized(m)) if m.contains("ALPACA_API_KEY_ID"))

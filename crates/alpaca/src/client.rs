@@ -311,7 +311,7 @@ impl Alpaca {
     /// end that is not safely in the past is sent as an instant 16 minutes ago.
     fn end_parameter(&self, end: NaiveDate) -> String {
         let end_of_day = new_york_midnight(end.succ_opt().unwrap_or(end));
-        let safe = self.clock.now() - 16.0 * 60.0;
+        let safe = self.clock.epoch_seconds() - 16.0 * 60.0;
         if end_of_day.timestamp() as f64 <= safe {
             return end.to_string();
         }

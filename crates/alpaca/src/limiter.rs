@@ -42,7 +42,7 @@ impl RateLimiter {
         let per_minute = per_minute.max(1);
         let burst = burst.clamp(1, per_minute.saturating_sub(1).max(1));
         let refill = f64::from(per_minute.saturating_sub(burst).max(1)) / 60.0;
-        let now = clock.now();
+        let now = clock.epoch_seconds();
         RateLimiter {
             clock,
             bucket: tokio::sync::Mutex::new(Bucket {
@@ -63,7 +63,7 @@ impl RateLimiter {
     pub async fn acquire(&self) {
         let mut bucket = self.bucket.lock().await;
         loop {
-            let now = self.clock.now();
+            let now = self.clock.epoch_seconds();
             bucket.refill(now);
             if now >= bucket.server_reset {
                 bucket.server_remaining = None;
@@ -117,7 +117,7 @@ impl RateLimiter {
         retry_after: Option<f64>,
         fallback: Duration,
     ) -> Duration {
-        let now = self.clock.now();
+        let now = self.clock.epoch_seconds();
         let until = match (reset, retry_after) {
             (Some(reset), _) => reset.min(now + MAX_HEADER_WAIT_SECS),
             (None, Some(after)) => now + after.min(MAX_HEADER_WAIT_SECS),
@@ -151,16 +151,16 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::VirtualClock;
+    use crate::clock::FastForwardClock;
 
     #[tokio::test]
     async fn no_minute_ever_holds_more_than_the_limit() {
-        let clock = Arc::new(VirtualClock::starting_at(0));
+        let clock = Arc::new(FastForwardClock::starting_at(0));
         let limiter = RateLimiter::new(200, 5, clock.clone());
         let mut times = Vec::new();
         for _ in 0..1000 {
             limiter.acquire().await;
-            times.push(clock.now());
+            times.push(clock.epoch_seconds());
         }
         // Sliding windows: request i and request i+200 are more than 60 s apart.
         for pair in times.windows(201) {
@@ -178,22 +178,30 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_says_nothing_is_left_is_believed_until_its_reset() {
-        let clock = Arc::new(VirtualClock::starting_at(1_000));
+        let clock = Arc::new(FastForwardClock::starting_at(1_000));
         let limiter = RateLimiter::new(200, 5, clock.clone());
         limiter.observe(Some(0), Some(1_030.0)).await;
         limiter.acquire().await;
-        assert!(clock.now() >= 1_030.0, "{}", clock.now());
+        assert!(
+            clock.epoch_seconds() >= 1_030.0,
+            "{}",
+            clock.epoch_seconds()
+        );
     }
 
     #[tokio::test]
     async fn a_429_blocks_until_the_reset_plus_jitter() {
-        let clock = Arc::new(VirtualClock::starting_at(1_000));
+        let clock = Arc::new(FastForwardClock::starting_at(1_000));
         let limiter = RateLimiter::new(200, 5, clock.clone());
         let wait = limiter
             .rate_limited(Some(1_042.0), None, Duration::from_secs(5))
             .await;
         assert!(wait >= Duration::from_secs(42) && wait <= Duration::from_secs(44));
         limiter.acquire().await;
-        assert!((1_042.0..1_044.0).contains(&clock.now()), "{}", clock.now());
+        assert!(
+            (1_042.0..1_044.0).contains(&clock.epoch_seconds()),
+            "{}",
+            clock.epoch_seconds()
+        );
     }
 }

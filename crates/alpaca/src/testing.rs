@@ -17,18 +17,11 @@
 //! [`FakeAlpaca::expected_bars`] says what a complete, correct answer is.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{Duration as Days, NaiveDate};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use screener_test_support::loopback::{self, Bytes, LoopbackServer, Request, StatusCode};
 use serde_json::json;
 
 use screener_core::bar::BarsBySymbol;
@@ -274,22 +267,11 @@ struct Inner {
 /// The running server; stops when dropped.
 pub struct FakeAlpaca {
     inner: Arc<Inner>,
-    addr: SocketAddr,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeAlpaca {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
+    server: LoopbackServer,
 }
 
 impl FakeAlpaca {
     pub async fn start(market: FakeMarket, options: FakeOptions, clock: Arc<dyn Clock>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             options,
             clock,
@@ -301,31 +283,14 @@ impl FakeAlpaca {
                 stats: FakeStats::default(),
             }),
         });
-        let server = inner.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(server.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        FakeAlpaca {
-            inner,
-            addr,
-            accept,
-        }
+        let state = inner.clone();
+        let server = LoopbackServer::start_fallible(move |request| handle(state.clone(), request));
+        FakeAlpaca { inner, server }
     }
 
     /// `http://127.0.0.1:PORT`: both the data and the trading URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Serves these faults, in order, to the next bars requests.
@@ -397,16 +362,19 @@ impl FakeAlpaca {
     }
 }
 
-type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
+/// An answer, or `Err` to drop the connection (an injected reset).
+type Reply = Result<loopback::Reply, std::io::Error>;
 
 fn reply(status: u16, body: Vec<u8>, headers: &[(String, String)]) -> Reply {
-    let mut response = Response::builder()
-        .status(StatusCode::from_u16(status).unwrap())
-        .header("content-type", "application/json");
+    let status = StatusCode::from_u16(status).expect("a valid status");
+    let mut response = loopback::with_type(status, "application/json", body);
     for (name, value) in headers {
-        response = response.header(name.as_str(), value.as_str());
+        response.headers_mut().insert(
+            loopback::header::HeaderName::from_bytes(name.as_bytes()).expect("a valid header name"),
+            loopback::header::HeaderValue::from_str(value).expect("a valid header value"),
+        );
     }
-    Ok(response.body(Full::new(Bytes::from(body))).unwrap())
+    Ok(response)
 }
 
 fn json_reply(status: u16, value: serde_json::Value, headers: &[(String, String)]) -> Reply {
@@ -443,7 +411,7 @@ fn parse_token(token: &str) -> Option<(String, NaiveDate)> {
     Some((symbol.to_string(), date.parse().ok()?))
 }
 
-async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Reply {
+async fn handle(inner: Arc<Inner>, request: Request<Bytes>) -> Reply {
     let path = request.uri().path().to_string();
     let uri_len = request.uri().to_string().len();
     let query: HashMap<String, String> =
@@ -466,7 +434,7 @@ async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Reply {
         state.stats.longest_uri = state.stats.longest_uri.max(uri_len);
         let mut headers = Vec::new();
         if let Some(limit) = inner.options.rate_limit {
-            let window = inner.clock.now() as u64 / inner.options.window_secs;
+            let window = inner.clock.epoch_seconds() as u64 / inner.options.window_secs;
             if state.window.0 != window {
                 state.window = (window, 0);
             }

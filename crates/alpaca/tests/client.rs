@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use screener_alpaca::clock::{Clock, VirtualClock};
+use screener_alpaca::clock::{Clock, FastForwardClock};
 use screener_alpaca::history::{self, history_prefix};
 use screener_alpaca::testing::{FakeAlpaca, FakeMarket, FakeOptions, Fault, KEY_ID, SECRET_KEY};
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
@@ -52,7 +52,7 @@ impl Secrets for StaticSecrets {
 struct Rig {
     fake: FakeAlpaca,
     client: Alpaca,
-    clock: Arc<VirtualClock>,
+    clock: Arc<FastForwardClock>,
     secrets: Arc<StaticSecrets>,
     symbols: Vec<Symbol>,
 }
@@ -63,7 +63,7 @@ async fn rig_with(
     secret_key: &str,
     tweak: impl FnOnce(&mut AlpacaConfig),
 ) -> Rig {
-    let clock = Arc::new(VirtualClock::starting_at(EVENING));
+    let clock = Arc::new(FastForwardClock::starting_at(EVENING));
     let market = FakeMarket::generate(symbols, 7, day("2025-06-13"));
     let all = market.symbols();
     let fake = FakeAlpaca::start(market, options, clock.clone()).await;
@@ -173,7 +173,7 @@ async fn a_429_is_waited_out_until_the_reset_and_nothing_is_lost() {
     })
     .await;
     let (start, end) = (day("2025-01-02"), day("2025-06-13"));
-    let before = r.clock.now();
+    let before = r.clock.epoch_seconds();
     let got = r.client.bars(&r.symbols, start, end).await.unwrap();
     assert_eq!(got, r.fake.expected_bars(&r.symbols, start, end, "all"));
     let server = r.fake.stats();
@@ -182,7 +182,7 @@ async fn a_429_is_waited_out_until_the_reset_and_nothing_is_lost() {
     // and waits, so at most one 429 per window slips through, and each is waited out.
     assert_eq!(r.client.stats().rate_limited, server.rate_limited);
     let served = server.bars_requests - server.rate_limited;
-    let windows = (r.clock.now() - before) / 60.0;
+    let windows = (r.clock.epoch_seconds() - before) / 60.0;
     assert!(
         windows >= (served as f64 / 200.0).floor(),
         "{windows} windows for {served}"
@@ -224,7 +224,7 @@ async fn at_the_known_limit_the_client_never_gets_a_429_with_or_without_headers(
         assert!(stats.bars_requests > 400);
         assert_eq!(stats.rate_limited, 0, "headers: {rate_headers}");
         // ...and it is not much slower than the limit allows.
-        let minutes = (r.clock.now() - EVENING as f64) / 60.0;
+        let minutes = (r.clock.epoch_seconds() - EVENING as f64) / 60.0;
         let floor = (stats.requests as f64 - 200.0) / 200.0;
         assert!(
             minutes >= floor && minutes <= floor * 1.1 + 1.0,

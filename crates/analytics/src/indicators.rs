@@ -166,6 +166,53 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// One symbol's rows carried from one Parquet row group into the next (its rows may go on
+/// there), copied out of the group so the next one can be read.
+#[derive(Default)]
+pub struct CarriedBars {
+    pub symbol: String,
+    pub dates: Vec<i32>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+}
+
+impl CarriedBars {
+    /// `symbol`'s rows `start..end` of `cols`.
+    pub fn new(symbol: &str, cols: &Columns<'_>, rows: (usize, usize)) -> Self {
+        let mut carried = CarriedBars {
+            symbol: symbol.to_string(),
+            ..CarriedBars::default()
+        };
+        carried.extend(cols, rows);
+        carried
+    }
+
+    /// Appends the same symbol's rows `start..end` of the next group's `cols`.
+    pub fn extend(&mut self, cols: &Columns<'_>, (start, end): (usize, usize)) {
+        self.dates.extend_from_slice(&cols.dates[start..end]);
+        self.open.extend_from_slice(&cols.open[start..end]);
+        self.high.extend_from_slice(&cols.high[start..end]);
+        self.low.extend_from_slice(&cols.low[start..end]);
+        self.close.extend_from_slice(&cols.close[start..end]);
+        self.volume.extend_from_slice(&cols.volume[start..end]);
+    }
+
+    /// The rows, as the kernels take them.
+    pub fn bars(&self) -> SymbolBars<'_> {
+        SymbolBars {
+            dates: &self.dates,
+            open: &self.open,
+            high: &self.high,
+            low: &self.low,
+            close: &self.close,
+            volume: &self.volume,
+        }
+    }
+}
+
 /// Number of worker threads for the kernels.
 pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

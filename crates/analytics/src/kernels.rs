@@ -104,7 +104,6 @@ impl SymbolBars<'_> {
     }
 
     /// The first `len` bars.
-    #[cfg(test)]
     pub fn prefix(&self, len: usize) -> Self {
         SymbolBars {
             dates: &self.dates[..len],
@@ -737,66 +736,102 @@ impl SlidingAgg {
     }
 }
 
-/// Every metric for every bar of `b`, written into `out[metric][bar]` (NaN = null).
-pub fn compute_series(b: &SymbolBars<'_>, out: &mut [&mut [f64]]) {
-    let n = b.len();
-    debug_assert_eq!(out.len(), N_METRICS);
-    let mut rec = Recursive::new();
-    let mut close_run = RunTracker::default();
-    let mut volume_run = RunTracker::default();
-    let mut window = SlidingAgg::default();
-    // Indices with decreasing closes (latest among equals kept) within 180 days.
-    let mut peaks: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-    let mut prev_volume_run: Option<usize> = None;
-    let mut row = [f64::NAN; N_METRICS];
-    for i in 0..n {
-        row.fill(f64::NAN);
-        let v = rec.step::<true>(b, i);
-        write_recursive(&v, &mut row);
+/// The state a walk over one symbol's bars carries from bar to bar: the recursive
+/// indicators, the runs of valid closes and volumes, the 52-week window and the 180-day peaks.
+/// [`compute_series`] emits at every bar, [`compute_at`] at a few.
+struct Walk {
+    rec: Recursive,
+    close_run: RunTracker,
+    volume_run: RunTracker,
+    window: SlidingAgg,
+    /// Indices with decreasing closes (latest among equals kept) within 180 days.
+    peaks: std::collections::VecDeque<usize>,
+    prev_volume_run: Option<usize>,
+}
 
+impl Walk {
+    fn new() -> Self {
+        Walk {
+            rec: Recursive::new(),
+            close_run: RunTracker::default(),
+            volume_run: RunTracker::default(),
+            window: SlidingAgg::default(),
+            peaks: std::collections::VecDeque::new(),
+            prev_volume_run: None,
+        }
+    }
+
+    /// Advances to bar `i` (bars must come in order, none skipped); with `EMIT`, writes the
+    /// `wanted` metrics at `i` into `row` (which the caller has filled with NaN).
+    #[inline(always)]
+    fn step<const EMIT: bool>(
+        &mut self,
+        b: &SymbolBars<'_>,
+        i: usize,
+        wanted: &[bool; N_METRICS],
+        row: &mut [f64; N_METRICS],
+    ) {
+        let v = self.rec.step::<EMIT>(b, i);
+        if EMIT {
+            write_recursive(&v, row);
+        }
         let c = b.close[i];
         let close_ok = valid_price(c);
-        let cs = close_run.update(close_ok, i);
-        let vs = volume_run.update(valid_volume(b.volume[i]), i);
-        let runs = Runs {
-            close: cs,
-            volume: vs,
-            volume_before: prev_volume_run,
-            dollar: match (cs, vs) {
-                (Some(x), Some(y)) => Some(x.max(y)),
-                _ => None,
-            },
-        };
-        write_window_metrics(b, i, &runs, &ALL_METRICS, &mut row);
-        prev_volume_run = vs;
-
-        if close_ok {
-            window.push(c);
-            if window.len() > WINDOW_52W {
-                window.pop_oldest();
-            }
-            while peaks.back().is_some_and(|&j| b.close[j] <= c) {
-                peaks.pop_back();
-            }
-            peaks.push_back(i);
-            let today = b.dates[i];
-            while peaks
-                .front()
-                .is_some_and(|&j| b.dates[j] <= today - DRAWDOWN_DAYS)
-            {
-                peaks.pop_front();
-            }
-            let (high, low, ratio) = match window.query() {
-                Some(a) if window.len() == WINDOW_52W => (a.max, a.min, a.ratio),
+        let cs = self.close_run.update(close_ok, i);
+        let vs = self.volume_run.update(valid_volume(b.volume[i]), i);
+        if EMIT {
+            let runs = Runs {
+                close: cs,
+                volume: vs,
+                volume_before: self.prev_volume_run,
+                dollar: match (cs, vs) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    _ => None,
+                },
+            };
+            write_window_metrics(b, i, &runs, wanted, row);
+        }
+        self.prev_volume_run = vs;
+        if !close_ok {
+            self.window.clear();
+            self.peaks.clear();
+            return;
+        }
+        self.window.push(c);
+        if self.window.len() > WINDOW_52W {
+            self.window.pop_oldest();
+        }
+        while self.peaks.back().is_some_and(|&j| b.close[j] <= c) {
+            self.peaks.pop_back();
+        }
+        self.peaks.push_back(i);
+        let today = b.dates[i];
+        while self
+            .peaks
+            .front()
+            .is_some_and(|&j| b.dates[j] <= today - DRAWDOWN_DAYS)
+        {
+            self.peaks.pop_front();
+        }
+        if EMIT {
+            let (high, low, ratio) = match self.window.query() {
+                Some(a) if self.window.len() == WINDOW_52W => (a.max, a.min, a.ratio),
                 _ => (f64::NAN, f64::NAN, f64::NAN),
             };
-            let peak = peaks.front().map(|&j| (b.close[j], b.dates[j]));
-            write_extremes(c, high, low, ratio, peak, today, &mut row);
-        } else {
-            window.clear();
-            peaks.clear();
+            let peak = self.peaks.front().map(|&j| (b.close[j], b.dates[j]));
+            write_extremes(c, high, low, ratio, peak, today, row);
         }
+    }
+}
 
+/// Every metric for every bar of `b`, written into `out[metric][bar]` (NaN = null).
+pub fn compute_series(b: &SymbolBars<'_>, out: &mut [&mut [f64]]) {
+    debug_assert_eq!(out.len(), N_METRICS);
+    let mut walk = Walk::new();
+    let mut row = [f64::NAN; N_METRICS];
+    for i in 0..b.len() {
+        row.fill(f64::NAN);
+        walk.step::<true>(b, i, &ALL_METRICS, &mut row);
         for (col, &x) in out.iter_mut().zip(row.iter()) {
             col[i] = x;
         }
@@ -824,69 +859,17 @@ pub fn compute_at(
         return;
     };
     assert!(last < b.len(), "compute_at: bar {last} out of range");
-    let mut rec = Recursive::new();
-    let mut close_run = RunTracker::default();
-    let mut volume_run = RunTracker::default();
-    let mut window = SlidingAgg::default();
-    let mut peaks: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-    let mut prev_volume_run: Option<usize> = None;
+    let mut walk = Walk::new();
+    let mut unused = [f64::NAN; N_METRICS];
     let mut next = 0;
     for i in 0..=last {
-        let requested = at[next] == i;
-        let mut row = [f64::NAN; N_METRICS];
-        if requested {
-            write_recursive(&rec.step::<true>(b, i), &mut row);
-        } else {
-            rec.step::<false>(b, i);
-        }
-        let c = b.close[i];
-        let close_ok = valid_price(c);
-        let cs = close_run.update(close_ok, i);
-        let vs = volume_run.update(valid_volume(b.volume[i]), i);
-        if requested {
-            let runs = Runs {
-                close: cs,
-                volume: vs,
-                volume_before: prev_volume_run,
-                dollar: match (cs, vs) {
-                    (Some(x), Some(y)) => Some(x.max(y)),
-                    _ => None,
-                },
-            };
-            write_window_metrics(b, i, &runs, wanted, &mut row);
-        }
-        prev_volume_run = vs;
-        if close_ok {
-            window.push(c);
-            if window.len() > WINDOW_52W {
-                window.pop_oldest();
-            }
-            while peaks.back().is_some_and(|&j| b.close[j] <= c) {
-                peaks.pop_back();
-            }
-            peaks.push_back(i);
-            let today = b.dates[i];
-            while peaks
-                .front()
-                .is_some_and(|&j| b.dates[j] <= today - DRAWDOWN_DAYS)
-            {
-                peaks.pop_front();
-            }
-            if requested {
-                let (high, low, ratio) = match window.query() {
-                    Some(a) if window.len() == WINDOW_52W => (a.max, a.min, a.ratio),
-                    _ => (f64::NAN, f64::NAN, f64::NAN),
-                };
-                let peak = peaks.front().map(|&j| (b.close[j], b.dates[j]));
-                write_extremes(c, high, low, ratio, peak, today, &mut row);
-            }
-        } else {
-            window.clear();
-            peaks.clear();
-        }
-        if requested {
+        if at[next] == i {
+            let mut row = [f64::NAN; N_METRICS];
+            walk.step::<true>(b, i, wanted, &mut row);
             out[next] = row;
             next += 1;
+        } else {
+            walk.step::<false>(b, i, wanted, &mut unused);
         }
     }
 }

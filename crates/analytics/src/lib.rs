@@ -23,7 +23,7 @@ mod screens;
 pub use error::{AnalyticsError, ScreenConfigError};
 pub use indicators::compute_indicators;
 // For the backtest, which runs the kernels at chosen bars of each symbol's history.
-pub use indicators::{Columns, Prepared, prepare_bars};
+pub use indicators::{CarriedBars, Columns, Prepared, prepare_bars};
 pub use io::{
     BAR_COLUMNS, read_bars, read_bars_csv, read_bars_parquet, write_csv, write_frame, write_parquet,
 };

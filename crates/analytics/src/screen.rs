@@ -14,7 +14,8 @@ use polars::prelude::*;
 
 use crate::error::AnalyticsError;
 use crate::indicators::{
-    Columns, Order, metric_column, nullable_f64, prepare, scan_order, split_groups, threads,
+    CarriedBars, Columns, Order, metric_column, nullable_f64, prepare, scan_order, split_groups,
+    threads,
 };
 use crate::io::{
     BAR_COLUMNS, DATE, Origin, SYMBOL, date_from_days, days_since_epoch, extension, normalize_bars,
@@ -318,40 +319,11 @@ pub fn screen_latest_parquet(
     )
 }
 
-/// One symbol's rows carried from one row group into the next.
-#[derive(Default)]
-struct Carry {
-    symbol: String,
-    dates: Vec<i32>,
-    open: Vec<f64>,
-    high: Vec<f64>,
-    low: Vec<f64>,
-    close: Vec<f64>,
-    volume: Vec<f64>,
-}
-
-impl Carry {
-    fn extend(&mut self, cols: &Columns<'_>, (start, end): (usize, usize)) {
-        self.dates.extend_from_slice(&cols.dates[start..end]);
-        self.open.extend_from_slice(&cols.open[start..end]);
-        self.high.extend_from_slice(&cols.high[start..end]);
-        self.low.extend_from_slice(&cols.low[start..end]);
-        self.close.extend_from_slice(&cols.close[start..end]);
-        self.volume.extend_from_slice(&cols.volume[start..end]);
-    }
-
-    fn finish(&self, cutoff: Option<i32>, latest: &mut Latest) {
-        if let Some((_, end)) = cut(&self.dates, (0, self.dates.len()), cutoff) {
-            let b = SymbolBars {
-                dates: &self.dates[..end],
-                open: &self.open[..end],
-                high: &self.high[..end],
-                low: &self.low[..end],
-                close: &self.close[..end],
-                volume: &self.volume[..end],
-            };
-            latest.push(&self.symbol, &b, &kernels::compute_last(&b));
-        }
+/// The carried symbol's latest metrics (as of `cutoff`), into `latest`.
+fn finish_carried(carried: &CarriedBars, cutoff: Option<i32>, latest: &mut Latest) {
+    if let Some((_, end)) = cut(&carried.dates, (0, carried.dates.len()), cutoff) {
+        let b = carried.bars().prefix(end);
+        latest.push(&carried.symbol, &b, &kernels::compute_last(&b));
     }
 }
 
@@ -441,7 +413,7 @@ where
         let in_order = (0..row_groups).map_while(|k| receivers[k % readers].recv().ok());
 
         let mut latest = Latest::new();
-        let mut carry: Option<Carry> = None;
+        let mut carry: Option<CarriedBars> = None;
         for message in in_order {
             let (offset, df) = message?;
             if df.height() == 0 {
@@ -464,7 +436,7 @@ where
             if let Some(mut c) = carry.take() {
                 match c.symbol.as_str().cmp(first_symbol) {
                     std::cmp::Ordering::Greater => return Ok(None),
-                    std::cmp::Ordering::Less => c.finish(cutoff, &mut latest),
+                    std::cmp::Ordering::Less => finish_carried(&c, cutoff, &mut latest),
                     std::cmp::Ordering::Equal => {
                         let (last, first) = (*c.dates.last().expect("non-empty"), cols.dates[0]);
                         if last == first {
@@ -483,22 +455,21 @@ where
                             carry = Some(c);
                             continue;
                         }
-                        c.finish(cutoff, &mut latest);
+                        finish_carried(&c, cutoff, &mut latest);
                     }
                 }
             }
             // The last symbol may go on in the next row group: carry it.
             let last = groups.pop().expect("a non-empty frame has a group");
             latest_of_groups(&cols, symbols, &groups, cutoff, &mut latest);
-            let mut c = Carry {
-                symbol: symbols.get(last.0).unwrap_or_default().to_string(),
-                ..Carry::default()
-            };
-            c.extend(&cols, last);
-            carry = Some(c);
+            carry = Some(CarriedBars::new(
+                symbols.get(last.0).unwrap_or_default(),
+                &cols,
+                last,
+            ));
         }
         if let Some(c) = carry {
-            c.finish(cutoff, &mut latest);
+            finish_carried(&c, cutoff, &mut latest);
         }
         Ok(Some(latest))
     })?;

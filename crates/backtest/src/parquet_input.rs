@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{
-    AnalyticsError, BAR_COLUMNS, Columns, ScreenSet, SymbolBars, prepare_bars,
+    AnalyticsError, BAR_COLUMNS, CarriedBars, Columns, ScreenSet, SymbolBars, prepare_bars,
 };
 
 use crate::engine::{Backtest, Phases, Progress};
@@ -55,40 +55,6 @@ fn read_dates(path: &Path, name: &str) -> Result<Option<Vec<i32>>, BacktestError
     let ca = col.date().map_err(polars_error(name.to_string()))?;
     // Null dates are refused when their row group is checked; they add no session.
     Ok(Some(ca.phys.iter().flatten().collect()))
-}
-
-/// One symbol's rows carried from one row group into the next.
-#[derive(Default)]
-struct Carry {
-    symbol: String,
-    dates: Vec<i32>,
-    open: Vec<f64>,
-    high: Vec<f64>,
-    low: Vec<f64>,
-    close: Vec<f64>,
-    volume: Vec<f64>,
-}
-
-impl Carry {
-    fn extend(&mut self, cols: &Columns<'_>, (start, end): (usize, usize)) {
-        self.dates.extend_from_slice(&cols.dates[start..end]);
-        self.open.extend_from_slice(&cols.open[start..end]);
-        self.high.extend_from_slice(&cols.high[start..end]);
-        self.low.extend_from_slice(&cols.low[start..end]);
-        self.close.extend_from_slice(&cols.close[start..end]);
-        self.volume.extend_from_slice(&cols.volume[start..end]);
-    }
-
-    fn bars(&self) -> SymbolBars<'_> {
-        SymbolBars {
-            dates: &self.dates,
-            open: &self.open,
-            high: &self.high,
-            low: &self.low,
-            close: &self.close,
-            volume: &self.volume,
-        }
-    }
 }
 
 /// What the per-symbol pass collected.
@@ -180,7 +146,7 @@ pub fn backtest_parquet(
             }
         });
         let mut collected = Collected::default();
-        let mut carry: Option<Carry> = None;
+        let mut carry: Option<CarriedBars> = None;
         for (k, message) in rx.iter().enumerate() {
             let (df, took) = message?;
             decode += took;
@@ -234,12 +200,11 @@ pub fn backtest_parquet(
                 collected.n_symbols += usize::from(counts);
                 collected.symbols.extend(data);
             }
-            let mut c = Carry {
-                symbol: symbols.get(last.0).unwrap_or_default().to_string(),
-                ..Carry::default()
-            };
-            c.extend(&cols, last);
-            carry = Some(c);
+            carry = Some(CarriedBars::new(
+                symbols.get(last.0).unwrap_or_default(),
+                &cols,
+                last,
+            ));
             reduce += t.elapsed();
         }
         if let Some(c) = carry {

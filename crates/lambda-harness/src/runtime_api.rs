@@ -15,24 +15,14 @@
 //! (the end of its init). Anything else a function sends is recorded as a protocol violation.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::header::HeaderValue;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use screener_test_support::loopback::header::HeaderValue;
+use screener_test_support::loopback::{self, Bytes, LoopbackServer, Reply, Request, StatusCode};
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 const PREFIX: &str = "/2018-06-01/runtime";
 /// The header a runtime sets on `/error` and `/init/error` posts.
@@ -86,18 +76,11 @@ struct Shared {
 
 /// The loopback Runtime API. Dropping it stops the server.
 pub struct RuntimeApi {
-    address: SocketAddr,
     queue: mpsc::UnboundedSender<Queued>,
     shared: Arc<Shared>,
     function_arn: String,
     counter: AtomicU64,
-    server: JoinHandle<()>,
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: LoopbackServer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,20 +94,17 @@ pub enum InvokeError {
 impl RuntimeApi {
     /// Starts the server on a free loopback port. `function_name` goes into the invoked ARN.
     pub async fn start(function_name: &str) -> std::io::Result<RuntimeApi> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
         let (queue, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         let function_arn =
             format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}");
-        let server = tokio::spawn(serve(
-            listener,
-            Arc::new(tokio::sync::Mutex::new(receiver)),
-            shared.clone(),
-            function_arn.clone(),
-        ));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let (state, arn) = (shared.clone(), function_arn.clone());
+        let server = LoopbackServer::start(move |request| {
+            let (receiver, state, arn) = (receiver.clone(), state.clone(), arn.clone());
+            async move { handle(request, &receiver, &state, &arn).await }
+        });
         Ok(RuntimeApi {
-            address,
             queue,
             shared,
             function_arn,
@@ -135,7 +115,7 @@ impl RuntimeApi {
 
     /// The value for `AWS_LAMBDA_RUNTIME_API` (`host:port`, no scheme).
     pub fn address(&self) -> String {
-        self.address.to_string()
+        self.server.addr().to_string()
     }
 
     pub fn function_arn(&self) -> &str {
@@ -192,50 +172,20 @@ impl RuntimeApi {
     }
 }
 
-async fn serve(
-    listener: TcpListener,
-    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
-    shared: Arc<Shared>,
-    function_arn: String,
-) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let (queue, shared, function_arn) = (queue.clone(), shared.clone(), function_arn.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let (queue, shared, function_arn) =
-                    (queue.clone(), shared.clone(), function_arn.clone());
-                async move { Ok::<_, Infallible>(handle(request, &queue, &shared, &function_arn).await) }
-            });
-            // A connection ends when the function exits or is killed: nothing to report.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+fn reply(status: StatusCode, body: Value) -> Reply {
+    loopback::json(status, &body)
 }
 
-fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    response
-}
-
-fn accepted() -> Response<Full<Bytes>> {
+fn accepted() -> Reply {
     reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"}))
 }
 
 async fn handle(
-    request: Request<Incoming>,
+    request: Request<Bytes>,
     queue: &tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
     shared: &Shared,
     function_arn: &str,
-) -> Response<Full<Bytes>> {
+) -> Reply {
     let arrived = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -248,7 +198,7 @@ async fn handle(
         )
     };
 
-    if method == Method::GET && rest == "/invocation/next" {
+    if method == "GET" && rest == "/invocation/next" {
         shared.first_next.lock().unwrap().get_or_insert(arrived);
         shared.next_requests.fetch_add(1, Ordering::SeqCst);
         let Some(next) = queue.lock().await.recv().await else {
@@ -279,7 +229,7 @@ async fn handle(
         }
         return response;
     }
-    if method != Method::POST {
+    if method != "POST" {
         return violation(format!("{method} {path}"));
     }
 
@@ -288,10 +238,7 @@ async fn handle(
         .get(ERROR_TYPE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = match request.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => return violation(format!("POST {path}: unreadable body: {e}")),
-    };
+    let body = request.into_body();
     let json: Value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let reported = |body: Value| ReportedError {

@@ -37,7 +37,8 @@
 //! Athena-manifest item readers, and redriving a branch from the step it
 //! failed in.
 
-pub mod clock;
+/// Time: the project's one [`Clock`] abstraction (`screener-clock`).
+pub use screener_clock as clock;
 mod concurrency;
 pub mod definition;
 pub mod error;

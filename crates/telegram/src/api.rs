@@ -47,21 +47,9 @@ pub struct Chat {
 // ---------------------------------------------------------------------------------------------
 // Outgoing text
 
-/// Escapes text for `parse_mode` HTML: Telegram needs only `<`, `>` and `&` escaped (`"` too
-/// inside an attribute, so it is escaped everywhere).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for `parse_mode` HTML: the pages' escaping (Telegram needs `<`, `>` and `&`;
+/// `"` and `'` come out as entities it also accepts).
+pub use screener_core::html::escape;
 
 /// Telegram measures text in UTF-16 code units. Counting the HTML source (tags and entities
 /// included) over-estimates the parsed length, which is the safe side.

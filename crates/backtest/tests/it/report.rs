@@ -4,11 +4,11 @@
 //! screenshot must be well above a blank page's size.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use screener_analytics::ScreenSet;
 use screener_backtest::{Settings, backtest_file, write_outputs};
+use screener_test_support::chromium::{self, Chromium};
 use serde_json::Value;
 
 use crate::common::synthetic_market_csv;
@@ -28,49 +28,6 @@ conditions = ["rsi_14 < 45"]
 sort = { metric = "rsi_14", direction = "asc" }
 limit = 4
 "#;
-
-fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// The same flags as the daily report's browser test (tests/bot.rs): no network, no GPU, a
-/// throwaway profile.
-fn chromium_command(binary: &Path, profile: &Path) -> Command {
-    let mut command = Command::new(binary);
-    command.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ]);
-    command.arg(format!("--user-data-dir={}", profile.display()));
-    command
-}
-
-fn screenshot(binary: &Path, profile: &Path, page: &Path, png: &Path) -> Vec<u8> {
-    let output = chromium_command(binary, profile)
-        .arg("--window-size=1280,2400")
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let bytes = std::fs::read(png).unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    bytes
-}
 
 /// The value of attribute `name` in the first tag of `text` that has it.
 fn attr<'a>(text: &'a str, name: &str) -> &'a str {
@@ -188,24 +145,14 @@ fn the_report_renders_in_headless_chromium_with_its_charts_and_the_summarys_numb
     assert!(keyed > 60, "{keyed} keyed values");
     assert_eq!(check_years_against_equity_csv(&html, &equity_csv), 3 * 2);
 
-    let Some(binary) = chromium() else {
+    let Some(browser) = Chromium::find() else {
         println!(
-            "SKIPPED the headless-Chromium half of this test: no chromium at /usr/bin/chromium (apt-get install chromium). The report's static checks above ran."
+            "SKIPPED the headless-Chromium half of this test: {}. The report's static checks above ran.",
+            chromium::SKIPPED
         );
         return;
     };
-    let profile = tempfile::tempdir().unwrap();
-    let output = chromium_command(&binary, &profile.path().join("dom"))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dom = String::from_utf8_lossy(&output.stdout);
+    let dom = browser.dump_dom(&page);
     // The browser parsed every chart, with its lines and bars, and every number.
     assert_eq!(dom.matches("<svg class=\"chart\"").count(), charts);
     for id in ["equity-linear", "equity-log", "drawdown", "events-momentum"] {
@@ -220,14 +167,9 @@ fn the_report_renders_in_headless_chromium_with_its_charts_and_the_summarys_numb
 
     let blank_page = dir.path().join("blank.html");
     std::fs::write(&blank_page, "<!DOCTYPE html><html><body></body></html>").unwrap();
-    let blank = screenshot(
-        &binary,
-        &profile.path().join("blank"),
-        &blank_page,
-        &dir.path().join("blank.png"),
-    );
+    let blank = browser.screenshot(&blank_page, &dir.path().join("blank.png"), (1280, 2400));
     let shot = dir.path().join("report.png");
-    let png = screenshot(&binary, &profile.path().join("shot"), &page, &shot);
+    let png = browser.screenshot(&page, &shot, (1280, 2400));
     assert!(
         png.len() > 20_000 && png.len() > 10 * blank.len(),
         "the report's screenshot is {} bytes, a blank page's {}",

@@ -4,20 +4,12 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bot::BotDeps;
 use chrono::{NaiveDate, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use screener_core::config::BotSettings;
 use screener_core::local::{DirStore, FakeBrokerage};
 use screener_core::ports::{
@@ -25,8 +17,10 @@ use screener_core::ports::{
 };
 use screener_telegram::TelegramNotifier;
 use screener_telegram::api::SendLimits;
+use screener_test_support::loopback::{
+    Bytes, LoopbackServer, Reply, Request, StatusCode, json as json_reply,
+};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 pub const SECRET: &str = "test-secret_TOKEN-123";
@@ -118,35 +112,26 @@ pub struct FakeTelegram {
     pub scripted: Arc<Mutex<Scripted>>,
     /// Answer this status to every call for the chat, for good (403 = blocked).
     pub always: Arc<Mutex<HashMap<i64, (u16, Value)>>>,
+    /// Serves until the last clone is dropped.
+    server: Option<Arc<LoopbackServer>>,
 }
 
 impl FakeTelegram {
     pub async fn start() -> (FakeTelegram, String) {
-        let fake = FakeTelegram::default();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let server = fake.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| server.clone().answer(request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let mut fake = FakeTelegram::default();
+        let state = fake.clone();
+        let server = LoopbackServer::start(move |request| {
+            let reply = state.answer(request);
+            async move { reply }
         });
-        (fake, format!("http://{addr}"))
+        let url = server.url();
+        fake.server = Some(Arc::new(server));
+        (fake, url)
     }
 
-    async fn answer(self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    fn answer(&self, request: Request<Bytes>) -> Reply {
         let path = request.uri().path().to_string();
-        let body = request.into_body().collect().await.unwrap().to_bytes();
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
         let method = path.rsplit('/').next().unwrap_or_default().to_string();
         assert!(
             path.starts_with(&format!("/bot{BOT_TOKEN}/")),
@@ -167,11 +152,7 @@ impl FakeTelegram {
         let (status, reply) = scripted
             .or_else(|| self.always.lock().unwrap().get(&chat).cloned())
             .unwrap_or((200, json!({"ok": true, "result": {"message_id": 1}})));
-        Ok(Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(reply.to_string())))
-            .unwrap())
+        json_reply(StatusCode::from_u16(status).unwrap(), &reply)
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -1,10 +1,17 @@
-//! Time as the interpreter sees it. Wait states, Retry back-off and Task
-//! `TimeoutSeconds` all go through a [`Clock`], so tests can run a workflow
-//! that "waits" an hour in microseconds.
+//! Time, one abstraction for the whole project. The interpreter's Wait states, Retry back-off
+//! and Task `TimeoutSeconds`, and the Alpaca client's rate limiter, retries and circuit breaker
+//! all go through a [`Clock`], so tests can run a workflow that "waits" an hour, or a client that
+//! waits out a one-minute rate-limit window, in microseconds.
+//!
+//! Two simulated clocks, for two kinds of test: [`VirtualClock`] schedules concurrent sleeps
+//! like a discrete-event simulation (the interpreter's timeouts race its tasks);
+//! [`FastForwardClock`] moves time forward the moment anyone sleeps, which is what a client
+//! talking to a real (loopback) server needs, since real I/O does not go through the clock.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -14,6 +21,11 @@ use chrono::{DateTime, Utc};
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+
+    /// Seconds since the Unix epoch, to the microsecond (the unit of HTTP rate-limit headers).
+    fn epoch_seconds(&self) -> f64 {
+        self.now().timestamp_micros() as f64 / 1e6
+    }
 }
 
 /// Real time; sleeping uses tokio's timer (needs a tokio runtime with time enabled).
@@ -200,6 +212,56 @@ impl Drop for VirtualSleep<'_> {
     }
 }
 
+/// Simulated time that jumps: `sleep` moves the clock forward at once, to the wake-up time the
+/// sleeper asked for (never backwards). Sleeps that follow each other add up, as they would for
+/// real; concurrent sleepers are not scheduled, so overlapping waits may be counted more than
+/// once: a simulated duration is an upper bound. Time spent working is not on this clock.
+#[derive(Debug)]
+pub struct FastForwardClock {
+    micros: AtomicU64,
+    slept_micros: AtomicU64,
+}
+
+impl FastForwardClock {
+    /// A clock starting at `epoch_seconds`.
+    pub fn starting_at(epoch_seconds: u64) -> Self {
+        FastForwardClock {
+            micros: AtomicU64::new(epoch_seconds * 1_000_000),
+            slept_micros: AtomicU64::new(0),
+        }
+    }
+
+    /// Total time asked for by `sleep` calls (each one counted in full).
+    pub fn slept(&self) -> Duration {
+        Duration::from_micros(self.slept_micros.load(Ordering::SeqCst))
+    }
+
+    /// Moves the clock forward without anyone sleeping (e.g. to the next day).
+    pub fn advance(&self, by: Duration) {
+        self.micros
+            .fetch_add(by.as_micros() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FastForwardClock {
+    fn now(&self) -> DateTime<Utc> {
+        let micros = self.micros.load(Ordering::SeqCst) as i64;
+        DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    fn epoch_seconds(&self) -> f64 {
+        self.micros.load(Ordering::SeqCst) as f64 / 1e6
+    }
+
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let micros = d.as_micros() as u64;
+        self.slept_micros.fetch_add(micros, Ordering::SeqCst);
+        let target = self.micros.load(Ordering::SeqCst) + micros;
+        self.micros.fetch_max(target, Ordering::SeqCst);
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +316,31 @@ mod tests {
         clock.sleep(Duration::from_secs(2)).await;
         assert!(real.elapsed() < Duration::from_millis(500));
         assert!(clock.now() - before >= chrono::Duration::milliseconds(1900));
+    }
+
+    #[tokio::test]
+    async fn a_fast_forward_sleep_moves_time_without_waiting() {
+        let clock = FastForwardClock::starting_at(1_000);
+        let started = Instant::now();
+        clock.sleep(Duration::from_secs(60)).await;
+        assert_eq!(clock.epoch_seconds(), 1_060.0);
+        assert_eq!(clock.now().timestamp(), 1_060);
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn fast_forward_sleeps_add_up_and_are_counted() {
+        let clock = FastForwardClock::starting_at(0);
+        clock.sleep(Duration::from_secs(10)).await;
+        clock.advance(Duration::from_secs(5));
+        clock.sleep(Duration::from_millis(500)).await;
+        assert_eq!(clock.epoch_seconds(), 15.5);
+        assert_eq!(clock.slept(), Duration::from_millis(10_500));
+    }
+
+    #[test]
+    fn epoch_seconds_keep_microseconds() {
+        let clock = VirtualClock::new(DateTime::from_timestamp_micros(1_500_000_250).unwrap());
+        assert_eq!(clock.epoch_seconds(), 1_500.000_25);
     }
 }

@@ -1,0 +1,11 @@
+//! Stand-ins for the outside world in tests and benchmarks.
+//!
+//! * [`loopback`]: the one loopback HTTP/1.1 server every fake HTTP service is built on (the
+//!   Alpaca, Telegram and Step Functions stand-ins, the Lambda Runtime API).
+//! * [`chromium`]: headless Chromium, for screenshots of the pages we render and, through
+//!   Debian's `chromedriver`, for driving the dashboard.
+
+pub mod chromium;
+pub mod loopback;
+
+pub use loopback::{LoopbackServer, Reply};
