@@ -608,9 +608,9 @@ async fn publish_charts_from_screens_chart_history_without_reading_a_batch() {
     );
     let mut valid_closes: BTreeMap<String, Vec<(NaiveDate, f64)>> = BTreeMap::new();
     for batch in 0..SYMBOLS.div_ceil(BATCH) as u32 {
-        let key = keys::batch_valid_bars(&manifest.run_id, batch);
+        let key = keys::chart_bars(manifest.date, &manifest.run_id, batch);
         let bars =
-            screener_parquet::read_bars_parquet(&store.inner.get(&key).await.unwrap()).unwrap();
+            screener_core::bar::read_bars_csv(&store.inner.get(&key).await.unwrap()).unwrap();
         for (symbol, bars) in bars {
             valid_closes.insert(
                 symbol.to_string(),

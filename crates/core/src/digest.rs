@@ -13,8 +13,9 @@ use crate::results::ResultsTable;
 /// The digest's file name under the run's results prefix.
 pub const DIGEST_FILE: &str = "digest.json";
 
-/// One batch of the run's valid bars (`runs/<id>/valid/batch-NNNN.parquet`) and the range of
-/// symbols in it, so that one symbol's bars are found without opening every batch.
+/// One batch of the run's valid bars (`chart-bars/date=D/<run id>/batch-NNNN.csv`, see
+/// [`crate::workflow::keys::chart_bars`]) and the range of symbols in it, so that one symbol's
+/// bars are found without opening every batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BarBatch {
     pub key: String,
@@ -30,7 +31,9 @@ pub struct RunDigest {
     pub screened: u32,
     /// Screen name -> the symbols passing it, best rank first.
     pub passing: BTreeMap<String, Vec<String>>,
-    /// Where the bars of the run are (they expire with `runs/` after 14 days in AWS).
+    /// Where the bars of the run are (kept under `chart-bars/`, expired by their own lifecycle
+    /// rule; digests written before those existed point at `runs/<id>/valid/*.parquet`, gone
+    /// after 14 days, which the dashboard treats as bars no longer kept).
     #[serde(default)]
     pub bar_batches: Vec<BarBatch>,
 }

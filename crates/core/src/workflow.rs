@@ -38,6 +38,12 @@ pub mod keys {
     pub fn batch_validation_report(run_id: &str, index: u32) -> String {
         format!("runs/{run_id}/validation/batch-{index:04}.json")
     }
+    /// One batch's valid bars as CSV, kept for the dashboard's symbol chart after `runs/`
+    /// expires (a lifecycle rule of their own bounds them). The run id in the key means a
+    /// failed re-run of a date never replaces the bars a published run points at.
+    pub fn chart_bars(date: NaiveDate, run_id: &str, index: u32) -> String {
+        format!("chart-bars/date={date}/{run_id}/batch-{index:04}.csv")
+    }
     pub fn run_screen_file(run_id: &str, name: &str) -> String {
         format!("runs/{run_id}/screen/{name}")
     }

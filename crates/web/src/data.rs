@@ -6,12 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use screener_core::bar::Bar;
+use screener_core::bar::{Bar, read_bars_csv};
 use screener_core::digest::{DIGEST_FILE, RunDigest};
 use screener_core::ports::{Store, StoreError};
 use screener_core::results::ResultsTable;
 use screener_core::workflow::{LatestPointer, Manifest, keys};
-use screener_parquet::read_bars_parquet;
 use serde_json::Value;
 
 /// Why a page's data could not be had.
@@ -192,20 +191,24 @@ impl Data {
             .collect()
     }
 
-    /// One symbol's daily bars from the run's valid batches; `None` when the run's bars are gone
-    /// (they expire with `runs/`) or the run kept none for it.
+    /// One symbol's daily bars from the run's kept batches (`chart-bars/`, CSV); `None` when the
+    /// run's bars are gone (expired, or a digest from before they were kept, which points at
+    /// `runs/` Parquet) or the run kept none for it.
     pub async fn bars(
         &self,
         digest: &RunDigest,
         symbol: &str,
     ) -> Result<Option<Vec<Bar>>, DataError> {
-        for batch in digest.batches_for(symbol) {
+        for batch in digest
+            .batches_for(symbol)
+            .filter(|b| b.key.ends_with(".csv"))
+        {
             let bytes = match self.store.get(&batch.key).await {
                 Ok(b) => b,
                 Err(StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let bars = read_bars_parquet(&bytes)
+            let bars = read_bars_csv(&bytes)
                 .map_err(|e| DataError::Corrupt(format!("{}: {e}", batch.key)))?;
             if let Some((_, bars)) = bars.into_iter().find(|(s, _)| s.as_str() == symbol) {
                 return Ok(Some(bars));

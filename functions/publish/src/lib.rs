@@ -15,8 +15,8 @@ use screener_core::results::ResultsTable;
 use screener_core::validation::Verdict;
 use screener_core::workflow::{
     BatchResult, BatchStatus, BatchValidationReport, FailedBatch, LatestPointer, Manifest,
-    PublishInput, PublishOutput, Refetch, Rejection, Repair, RunCounts, ScreenCount, ScreenOutput,
-    StepError, keys,
+    PublishInput, PublishOutput, Refetch, Rejection, Repair, RunContext, RunCounts, ScreenCount,
+    ScreenOutput, StepError, keys,
 };
 use screener_core::{Deps, Symbol};
 
@@ -34,7 +34,7 @@ pub async fn handle(input: PublishInput, deps: &Deps) -> Result<PublishOutput, S
     let date = run.run_date;
     let mut batches = input.batches.clone();
     batches.sort_by_key(|b| b.index);
-    let mut tally = tally_batches(deps, &batches, input.screen.screened).await?;
+    let mut tally = tally_batches(deps, run, &batches, input.screen.screened).await?;
     // Results first, manifest next, latest.json last.
     let (files, screens) = copy_results(deps, &input.screen, date).await?;
     let bar_batches = std::mem::take(&mut tally.bar_batches);
@@ -75,6 +75,7 @@ struct Tally {
 /// batch, its symbol list.
 async fn tally_batches(
     deps: &Deps,
+    run: &RunContext,
     batches: &[BatchResult],
     screened: u32,
 ) -> Result<Tally, StepError> {
@@ -98,8 +99,9 @@ async fn tally_batches(
                 counts.refetched += batch.refetched;
                 if let Some(key) = &batch.report_key {
                     let report: BatchValidationReport = read_json(deps, key).await?;
-                    if let Some(valid_key) = &batch.valid_key {
-                        tally.add_bar_batch(valid_key, &report);
+                    if batch.valid_key.is_some() {
+                        let key = keys::chart_bars(run.run_date, &run.run_id, batch.index);
+                        tally.add_bar_batch(key, &report);
                     }
                     tally.add_report(report);
                 }
@@ -124,7 +126,7 @@ async fn tally_batches(
 }
 
 impl Tally {
-    fn add_bar_batch(&mut self, valid_key: &str, report: &BatchValidationReport) {
+    fn add_bar_batch(&mut self, key: String, report: &BatchValidationReport) {
         let kept = report
             .symbols
             .iter()
@@ -132,7 +134,7 @@ impl Tally {
             .map(|s| s.symbol.as_str());
         if let (Some(first), Some(last)) = (kept.clone().min(), kept.max()) {
             self.bar_batches.push(BarBatch {
-                key: valid_key.to_string(),
+                key,
                 first: first.to_string(),
                 last: last.to_string(),
             });

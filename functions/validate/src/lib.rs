@@ -1,10 +1,12 @@
 //! ValidateBatch: checks every symbol of one batch, writes the usable bars and a report of
 //! what was repaired or rejected and why. Rejections are data, not errors. The usable bars
-//! are written as Parquet, the columnar form the Screen step decodes fastest.
+//! are written as Parquet, the columnar form the Screen step decodes fastest, and as CSV under
+//! `chart-bars/` for the dashboard's symbol chart (which has no Parquet reader and outlives
+//! `runs/`).
 
 use std::time::Instant;
 
-use screener_core::bar::{BarsBySymbol, read_bars_csv};
+use screener_core::bar::{BarsBySymbol, read_bars_csv, write_bars_csv};
 use screener_core::calendar::Sessions;
 use screener_core::validation::{Verdict, validate_symbol};
 use screener_core::workflow::{
@@ -66,6 +68,13 @@ pub async fn handle(input: ValidateInput, deps: &Deps) -> Result<BatchResult, St
             &valid_key,
             write_bars_parquet(&valid),
             screener_parquet::CONTENT_TYPE,
+        )
+        .await?;
+    deps.store
+        .put(
+            &keys::chart_bars(run.run_date, &run.run_id, index),
+            write_bars_csv(&valid),
+            "text/csv",
         )
         .await?;
     let report_key = keys::batch_validation_report(&run.run_id, index);

@@ -3,10 +3,10 @@
 
 use chrono::NaiveDate;
 use screener_analytics::polars::prelude::*;
-use screener_analytics::{read_bars_parquet, write_parquet};
+use screener_analytics::read_bars_parquet;
 use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol};
-use screener_parquet::{ROWS_PER_GROUP, read_bars_parquet as core_read, write_bars_parquet};
+use screener_parquet::{ROWS_PER_GROUP, write_bars_parquet};
 
 fn batch(symbols: &[&str], days: usize) -> BarsBySymbol {
     let start = NaiveDate::from_ymd_opt(2023, 1, 3).unwrap();
@@ -92,16 +92,4 @@ fn polars_reads_an_empty_batch_as_an_empty_frame() {
     let df = read_bars_parquet(&write_bars_parquet(&BarsBySymbol::new())).unwrap();
     assert_eq!(df.height(), 0);
     assert!(df.column("close").is_ok());
-}
-
-#[test]
-fn the_small_reader_refuses_compressed_parquet_from_elsewhere_by_name() {
-    let bars = batch(&["AAPL"], 10);
-    let mut df = read_bars_parquet(&write_bars_parquet(&bars)).unwrap();
-    let polars_written = write_parquet(&mut df).unwrap();
-    let err = core_read(&polars_written).unwrap_err().to_string();
-    assert!(
-        err.contains("compressed") || err.contains("dictionary"),
-        "{err}"
-    );
 }

@@ -108,7 +108,7 @@ pub async fn page(text: &str, deps: &WebDeps) -> Result<WebResponse, PageError> 
         }
         None => (
             None,
-            "The bars of this run are no longer in the store (runs/ expires after 14 days), or the run predates the dashboard.".into(),
+            "The bars of this run are no longer in the store (chart-bars/ expires after ChartBarsRetentionDays, 400 by default), or the run predates the dashboard.".into(),
         ),
     };
     let dates = deps.data.run_dates().await?;
