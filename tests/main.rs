@@ -8,6 +8,7 @@ mod backtest_cli;
 mod bot;
 mod dashboard;
 mod docs_commands;
+mod feature_unification;
 mod lambda_runtime;
 mod remote;
 mod states_cli;
