@@ -173,6 +173,7 @@ pub async fn invoke(event_file: &Path, data_dir: Option<&Path>) -> anyhow::Resul
             bot::UpdateRequest {
                 secret_token: secret,
                 body: text.into_bytes(),
+                origin: None,
             },
             false,
         )

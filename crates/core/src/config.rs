@@ -102,10 +102,10 @@ pub struct ParamNames {
     /// SecureString: the dashboard's HMAC key, which the bot's `/dashboard` signs sign-in links
     /// with and the web Lambda checks them and its sessions with. Local: `SCREENER_DASHBOARD_KEY`.
     pub dashboard_key: String,
-    /// String: where the dashboard is (the stack's `DashboardUrl` output without `/app/`), for
-    /// the bot's `/dashboard` links. A parameter rather than a variable: the bot's function
-    /// cannot name its own HTTP API in its environment without a circular dependency. Local:
-    /// `SCREENER_DASHBOARD_URL`.
+    /// String, optional in AWS: where the dashboard is (without `/app/`), for the bot's
+    /// `/dashboard` links. Behind API Gateway the bot uses the address its webhook came through
+    /// (the same HTTP API serves the dashboard), so this is needed only for a custom domain, and
+    /// locally (`SCREENER_DASHBOARD_URL`), where the bot and `screener dashboard` listen apart.
     pub dashboard_url: String,
 }
 

@@ -113,6 +113,7 @@ async fn main() {
             bot::UpdateRequest {
                 secret_token: Some(SECRET.into()),
                 body: update(1, "/screen"),
+                origin: None,
             },
             &deps,
         )
@@ -132,6 +133,7 @@ async fn main() {
                 let request = bot::UpdateRequest {
                     secret_token: Some(SECRET.into()),
                     body: update(id, &command(case, i)),
+                    origin: None,
                 };
                 let t = Instant::now();
                 let response = bot::handle(request, &deps).await;

@@ -37,7 +37,14 @@ pub fn request_from_event(event: &Value) -> Result<UpdateRequest, EventError> {
         }
         Some(_) => return Err(EventError("body is not a string".into())),
     };
-    Ok(UpdateRequest { secret_token, body })
+    let context = event.get("requestContext");
+    let field = |name: &str| context.and_then(|c| c.get(name)).and_then(Value::as_str);
+    let origin = crate::public_origin(field("domainName"), field("stage"));
+    Ok(UpdateRequest {
+        secret_token,
+        body,
+        origin,
+    })
 }
 
 /// The proxy response for `response`.

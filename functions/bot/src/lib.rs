@@ -49,11 +49,43 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 /// How many recent update ids are remembered per container.
 const RECENT_IDS: usize = 10_000;
 
-/// One webhook call, as the bot needs it: the secret header and the raw body.
+/// One webhook call, as the bot needs it: the secret header, the raw body and, behind API
+/// Gateway, the public address it was called on.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateRequest {
     pub secret_token: Option<String>,
     pub body: Vec<u8>,
+    /// `https://DOMAIN[/STAGE]` of the HTTP API that carried the call ([`public_origin`]): the
+    /// dashboard is served on the same API, so `/dashboard` links need no configured address.
+    pub origin: Option<String>,
+}
+
+/// The public address of the HTTP API a Lambda request came through ([`public_origin`]).
+#[cfg(feature = "lambda")]
+pub fn lambda_request_origin(request: &lambda_http::Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
+        public_origin(context.domain_name.as_deref(), context.stage.as_deref())
+    } else {
+        None
+    }
+}
+
+/// The public address of an API Gateway HTTP API from its request context: `https://` and the
+/// domain name, plus `/STAGE` for a named stage (the `$default` stage has no path prefix).
+/// `None` for a missing or malformed domain name.
+pub fn public_origin(domain_name: Option<&str>, stage: Option<&str>) -> Option<String> {
+    let plain = |text: &str| {
+        text.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+    };
+    let domain = domain_name.filter(|d| !d.is_empty() && plain(d))?;
+    match stage {
+        None | Some("" | "$default") => Some(format!("https://{domain}")),
+        Some(stage) if plain(stage) => Some(format!("https://{domain}/{stage}")),
+        Some(_) => None,
+    }
 }
 
 /// The webhook's answer: a status and a JSON body (a `sendMessage` call, or `{}`).
@@ -257,7 +289,9 @@ pub async fn handle(request: UpdateRequest, deps: &BotDeps) -> WebhookResponse {
     );
     let text = async {
         match deps.access(chat).await {
-            Access::Allowed { admin } => commands::run(&command, chat, admin, deps).await,
+            Access::Allowed { admin } => {
+                commands::run(&command, chat, admin, request.origin.as_deref(), deps).await
+            }
             Access::NotListed => {
                 tracing::warn!(chat, "chat not on the allow-list refused");
                 commands::not_allowed(chat)

@@ -28,8 +28,14 @@ async fn main() -> Result<(), Error> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let body = request.body().to_vec();
-            let response =
-                bot::server::handle_guarded(UpdateRequest { secret_token, body }, deps).await;
+            // The HTTP API's own address: `/dashboard` links point back at it.
+            let origin = bot::lambda_request_origin(&request);
+            let update = UpdateRequest {
+                secret_token,
+                body,
+                origin,
+            };
+            let response = bot::server::handle_guarded(update, deps).await;
             Ok::<_, Error>(
                 Response::builder()
                     .status(response.status)

@@ -63,7 +63,15 @@ async fn route(
                     return Ok(respond(400, "application/json", "{}".into()));
                 }
             };
-            let response = handle_guarded(UpdateRequest { secret_token, body }, deps).await;
+            let response = handle_guarded(
+                UpdateRequest {
+                    secret_token,
+                    body,
+                    origin: None,
+                },
+                deps,
+            )
+            .await;
             Ok(respond(
                 response.status,
                 response.content_type(),

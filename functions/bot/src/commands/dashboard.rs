@@ -10,13 +10,17 @@ use screener_web::auth::SigningKey;
 
 use crate::BotDeps;
 
-pub(super) async fn dashboard(chat: i64, deps: &BotDeps) -> String {
+/// `origin` is the address the webhook was called on (behind API Gateway, the same HTTP API
+/// serves the dashboard under `/app`); the dashboard URL parameter, when set, wins over it (a
+/// custom domain, or locally, where the bot and `screener dashboard` listen apart).
+pub(super) async fn dashboard(chat: i64, origin: Option<&str>, deps: &BotDeps) -> String {
     let params = &deps.settings.params;
-    let base = match deps.secrets.get(&params.dashboard_url).await {
-        Ok(url) => url.expose().to_string(),
-        Err(_) => {
+    let base = match (deps.secrets.get(&params.dashboard_url).await, origin) {
+        (Ok(url), _) => url.expose().to_string(),
+        (Err(_), Some(origin)) => origin.to_string(),
+        (Err(_), None) => {
             return format!(
-                "The dashboard's address is not set: put the stack's DashboardUrl output (without /app/) in the SSM parameter <code>{}</code> (locally <code>SCREENER_DASHBOARD_URL</code>).",
+                "The dashboard's address is not set: put it in the SSM parameter <code>{}</code> (locally <code>SCREENER_DASHBOARD_URL</code>, e.g. the address <code>screener dashboard</code> printed, without /app/).",
                 escape(&params.dashboard_url)
             );
         }

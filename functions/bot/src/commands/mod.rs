@@ -85,6 +85,8 @@ pub struct Request<'a> {
     pub name: &'a str,
     pub args: Vec<&'a str>,
     pub chat: i64,
+    /// The public address the webhook was called on, behind API Gateway.
+    pub origin: Option<&'a str>,
     pub deps: &'a BotDeps,
 }
 
@@ -180,7 +182,7 @@ pub static COMMANDS: &[Spec] = &[
             "",
             "a sign-in link to the web dashboard (works once, 10 minutes)",
         )],
-        handler: Handler::Other(|r| Box::pin(dashboard::dashboard(r.chat, r.deps))),
+        handler: Handler::Other(|r| Box::pin(dashboard::dashboard(r.chat, r.origin, r.deps))),
     },
     Spec {
         name: "portfolio",
@@ -295,7 +297,13 @@ pub fn no_allow_list(chat: i64, why: &str, params: &ParamNames) -> String {
 }
 
 /// Runs `command` for an allowed `chat`; `admin` says whether the chat may run admin commands.
-pub async fn run(command: &Command, chat: i64, admin: bool, deps: &BotDeps) -> String {
+pub async fn run(
+    command: &Command,
+    chat: i64,
+    admin: bool,
+    origin: Option<&str>,
+    deps: &BotDeps,
+) -> String {
     let Some(spec) = find(&command.name) else {
         return format!("I don't know that command.\n\n{}", help_text());
     };
@@ -309,6 +317,7 @@ pub async fn run(command: &Command, chat: i64, admin: bool, deps: &BotDeps) -> S
         name: &command.name,
         args: command.args.iter().map(String::as_str).collect(),
         chat,
+        origin,
         deps,
     };
     match spec.handler {
@@ -411,7 +420,7 @@ mod tests {
                 args: Vec::new(),
             };
             let deps = &deps;
-            async move { run(&command, 1, admin, deps).await }
+            async move { run(&command, 1, admin, None, deps).await }
         };
         let unknown = ask("frobnicate", true).await;
         assert!(
