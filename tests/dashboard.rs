@@ -152,9 +152,10 @@ fn make_store(dir: &Path) -> String {
             ],
         );
     }
-    screener(
-        dir,
-        &[
+    // Two backtests of a year of the synthetic market, the second under its own id (the id is
+    // the start time, to the second) and rebalancing every 10 sessions.
+    let backtest = |extra: &[&str]| {
+        let mut args = vec![
             "backtest",
             "--source",
             "synthetic",
@@ -166,28 +167,13 @@ fn make_store(dir: &Path) -> String {
             "2026-06-01",
             "--store",
             "store",
-        ],
-    );
-    // A second backtest under its own id (the id is the start time, to the second).
+        ];
+        args.extend_from_slice(extra);
+        screener(dir, &args);
+    };
+    backtest(&[]);
     std::thread::sleep(Duration::from_millis(1100));
-    screener(
-        dir,
-        &[
-            "backtest",
-            "--source",
-            "synthetic",
-            "--symbols",
-            "60",
-            "--start",
-            "2025-06-02",
-            "--end",
-            "2026-06-01",
-            "--every",
-            "10",
-            "--store",
-            "store",
-        ],
-    );
+    backtest(&["--every", "10"]);
     let mut ids: Vec<String> = std::fs::read_dir(dir.join("store/backtests"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())

@@ -22,12 +22,13 @@ use std::time::{Duration, Instant};
 
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{
-    PartsScreener, ScreenOutcome, ScreenSet, compute_indicators, read_bars, read_bars_parquet,
-    screen_latest, screen_latest_file, write_csv, write_parquet,
+    PartsScreener, ScreenOutcome, ScreenSet, compute_indicators, read_bars,
+    read_bars_parquet_frame, screen_latest, screen_latest_file, write_csv, write_parquet,
 };
 use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol};
 use screener_parquet::write_bars_parquet;
+use screener_test_support::process::{cpu_seconds, peak_kb};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -236,7 +237,7 @@ fn screen_batches(dir: &Path, screens: &ScreenSet) -> ScreenOutcome {
     for file in &files {
         let t = Instant::now();
         let bytes = std::fs::read(file).expect("read batch");
-        let bars = read_bars_parquet(&bytes).expect("batch Parquet");
+        let bars = read_bars_parquet_frame(&bytes).expect("batch Parquet");
         let decoded = Instant::now();
         screener
             .add(bars, &file.display().to_string())
@@ -290,34 +291,6 @@ fn write_batches(parquet: &Path, dir: &Path, days: usize, per_batch: usize) {
         let bytes = write_bars_parquet(&batch);
         std::fs::write(dir.join(format!("batch-{i:05}.parquet")), bytes).expect("write batch");
     }
-}
-
-/// User + system CPU time of this process so far, in seconds (clock ticks of 10 ms).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) end with ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Peak resident memory of this process (VmHWM), in KiB.
-fn peak_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Random-walk bars on weekdays from 2020-01-02, sorted by (symbol, date).

@@ -68,7 +68,7 @@ impl Origin<'_> {
 
 /// Reads bars from CSV bytes: header `symbol,date,open,high,low,close,volume[,vwap,trade_count]`,
 /// dates `YYYY-MM-DD`, empty cells are nulls.
-pub fn read_bars_csv(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
+pub fn read_bars_csv_frame(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
     read_bars_csv_named(bytes, "CSV input")
 }
 
@@ -125,7 +125,7 @@ pub(crate) fn read_csv_file(path: &Path) -> Result<Vec<u8>, AnalyticsError> {
 }
 
 /// Reads bars from Parquet bytes.
-pub fn read_bars_parquet(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
+pub fn read_bars_parquet_frame(bytes: &[u8]) -> Result<DataFrame, AnalyticsError> {
     read_bars_parquet_from(Cursor::new(bytes), "Parquet input")
 }
 

@@ -1,7 +1,7 @@
 //! Indicators and declarative screens over daily bars, for the screener's Screen step
 //! and the `screener indicators` / `screener screen` commands.
 //!
-//! - [`read_bars`], [`read_bars_csv`], [`read_bars_parquet`]: bars in, checked and typed;
+//! - [`read_bars`], [`read_bars_csv_frame`], [`read_bars_parquet_frame`]: bars in, checked and typed;
 //! - [`compute_indicators`]: every indicator for every (symbol, date) (`METRICS.md`);
 //! - [`ScreenSet`]: screens parsed from TOML (defaults in the top-level `screens.toml`);
 //! - [`screen_latest`]: metrics on each symbol's latest bar, screen membership and ranks;
@@ -25,7 +25,8 @@ pub use indicators::compute_indicators;
 // For the backtest, which runs the kernels at chosen bars of each symbol's history.
 pub use indicators::{CarriedBars, Columns, Prepared, prepare_bars};
 pub use io::{
-    BAR_COLUMNS, read_bars, read_bars_csv, read_bars_parquet, write_csv, write_frame, write_parquet,
+    BAR_COLUMNS, read_bars, read_bars_csv_frame, read_bars_parquet_frame, write_csv, write_frame,
+    write_parquet,
 };
 pub use kernels::INDICATOR_NAMES;
 pub use kernels::{ALL_METRICS, N_METRICS, SymbolBars, compute_at};

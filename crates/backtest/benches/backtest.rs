@@ -25,6 +25,7 @@ use std::time::Instant;
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{ScreenSet, write_parquet};
 use screener_backtest::{Settings, backtest_file, write_outputs};
+use screener_test_support::process::{cpu_seconds, peak_kb};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -249,32 +250,6 @@ fn python_stack(python: &str, sp500: &Path) {
         peak / 1024.0,
         json["timing"]
     );
-}
-
-/// User + system CPU time of this process so far, in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Peak resident memory of this process (VmHWM), in KiB.
-fn peak_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Random-walk bars on weekdays from 2010-01-04, sorted by (symbol, date), written as

@@ -4,8 +4,10 @@
 //!   Alpaca, Telegram and Step Functions stand-ins, the Lambda Runtime API).
 //! * [`chromium`]: headless Chromium, for screenshots of the pages we render and, through
 //!   Debian's `chromedriver`, for driving the dashboard.
+//! * [`process`]: this process's CPU time and peak memory, for benchmarks' figures.
 
 pub mod chromium;
 pub mod loopback;
+pub mod process;
 
 pub use loopback::{LoopbackServer, Reply};

@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 
 use screener_analytics::polars::prelude::{Column, DataFrame};
 use screener_analytics::{
-    PartsScreener, ScreenOutcome, ScreenSet, read_bars_parquet, write_csv, write_parquet,
+    PartsScreener, ScreenOutcome, ScreenSet, read_bars_parquet_frame, write_csv, write_parquet,
 };
 use screener_core::Deps;
 use screener_core::workflow::{
@@ -55,7 +55,7 @@ pub async fn handle(input: ScreenInput, deps: &Deps) -> Result<ScreenOutput, Ste
     while let Some(read) = reads.next().await {
         let (key, bytes) = read.expect("a store read does not panic");
         let bytes = bytes?;
-        let bars = read_bars_parquet(&bytes)
+        let bars = read_bars_parquet_frame(&bytes)
             .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
         note_symbols(&bars, &key, &mut batch_of);
         screener
@@ -190,7 +190,7 @@ async fn chart_history(
     let files: BTreeSet<&String> = charted.iter().filter_map(|s| batch_of.get(s)).collect();
     let mut charts = ChartHistory::default();
     for key in files {
-        let bars = read_bars_parquet(&deps.store.get(key).await?)
+        let bars = read_bars_parquet_frame(&deps.store.get(key).await?)
             .map_err(|e| StepError::CorruptData(format!("valid bars {key}: {e}")))?;
         let columns = (|| {
             Ok::<_, screener_analytics::polars::prelude::PolarsError>((

@@ -1,7 +1,7 @@
 //! Helpers: small bars frames built from closes.
 
 use screener_analytics::polars::prelude::*;
-use screener_analytics::{compute_indicators, read_bars_csv};
+use screener_analytics::{compute_indicators, read_bars_csv_frame};
 
 /// CSV header line for bars.
 pub const HEADER: &str = "symbol,date,open,high,low,close,volume\n";
@@ -23,7 +23,7 @@ pub fn bars_csv(symbol: &str, closes: &[f64]) -> String {
 }
 
 pub fn frame(csv_rows: &str) -> DataFrame {
-    read_bars_csv(format!("{HEADER}{csv_rows}").as_bytes()).unwrap()
+    read_bars_csv_frame(format!("{HEADER}{csv_rows}").as_bytes()).unwrap()
 }
 
 /// A float column of `df` as options.

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use screener_analytics::polars::prelude::*;
-use screener_analytics::read_bars_parquet;
+use screener_analytics::read_bars_parquet_frame;
 use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol};
 use screener_parquet::{ROWS_PER_GROUP, write_bars_parquet};
@@ -75,7 +75,7 @@ fn assert_frame_equals(df: &DataFrame, bars: &BarsBySymbol) {
 #[test]
 fn polars_reads_validates_parquet_exactly_as_written() {
     let bars = batch(&["AAPL", "BRK.B", "MSFT"], 300);
-    let df = read_bars_parquet(&write_bars_parquet(&bars)).unwrap();
+    let df = read_bars_parquet_frame(&write_bars_parquet(&bars)).unwrap();
     assert_frame_equals(&df, &bars);
 }
 
@@ -83,13 +83,13 @@ fn polars_reads_validates_parquet_exactly_as_written() {
 fn polars_reads_a_batch_split_across_row_groups() {
     let days = ROWS_PER_GROUP / 2 + 7;
     let bars = batch(&["A", "B", "C"], days);
-    let df = read_bars_parquet(&write_bars_parquet(&bars)).unwrap();
+    let df = read_bars_parquet_frame(&write_bars_parquet(&bars)).unwrap();
     assert_frame_equals(&df, &bars);
 }
 
 #[test]
 fn polars_reads_an_empty_batch_as_an_empty_frame() {
-    let df = read_bars_parquet(&write_bars_parquet(&BarsBySymbol::new())).unwrap();
+    let df = read_bars_parquet_frame(&write_bars_parquet(&BarsBySymbol::new())).unwrap();
     assert_eq!(df.height(), 0);
     assert!(df.column("close").is_ok());
 }

@@ -1,13 +1,13 @@
 //! Reading bars and writing results.
 
-use screener_analytics::read_bars_csv;
+use screener_analytics::read_bars_csv_frame;
 
 use crate::common::*;
 
 #[test]
 fn text_in_a_number_column_names_the_row_line_column_and_value() {
     let csv = format!("{HEADER}A,2024-01-02,1,2,0.5,1.5,100\nA,2024-01-03,1,2,0.5,abc,100\n");
-    let err = read_bars_csv(csv.as_bytes()).unwrap_err().to_string();
+    let err = read_bars_csv_frame(csv.as_bytes()).unwrap_err().to_string();
     assert!(err.contains("row 2 (line 3"), "{err}");
     assert!(err.contains("column `close`"), "{err}");
     assert!(err.contains("`abc`"), "{err}");
@@ -16,7 +16,7 @@ fn text_in_a_number_column_names_the_row_line_column_and_value() {
 #[test]
 fn an_unparsable_date_is_refused_with_its_row() {
     let csv = format!("{HEADER}A,2024-13-02,1,2,0.5,1.5,100\n");
-    let err = read_bars_csv(csv.as_bytes()).unwrap_err().to_string();
+    let err = read_bars_csv_frame(csv.as_bytes()).unwrap_err().to_string();
     assert!(err.contains("row 1 (line 2"), "{err}");
     assert!(err.contains("column `date`"), "{err}");
     assert!(err.contains("YYYY-MM-DD"), "{err}");
@@ -25,7 +25,7 @@ fn an_unparsable_date_is_refused_with_its_row() {
 #[test]
 fn a_missing_column_is_named() {
     let csv = "symbol,date,open,high,low,volume\nA,2024-01-02,1,2,0.5,100\n";
-    let err = read_bars_csv(csv.as_bytes()).unwrap_err().to_string();
+    let err = read_bars_csv_frame(csv.as_bytes()).unwrap_err().to_string();
     assert!(err.contains("missing required column `close`"), "{err}");
 }
 
@@ -148,6 +148,6 @@ fn csv_output_has_iso_dates_shortest_floats_and_empty_nulls() {
 fn csv_round_trips_through_the_reader() {
     let rows = "A,2024-01-01,1.1,1.2,1,1.15,100\nA,2024-01-02,1.2,1.3,1.1,1.25,200\n";
     let mut df = frame(rows);
-    let back = read_bars_csv(&write_csv(&mut df).unwrap()).unwrap();
+    let back = read_bars_csv_frame(&write_csv(&mut df).unwrap()).unwrap();
     assert!(back.equals_missing(&df));
 }

@@ -2,7 +2,7 @@
 //! multi-symbol random walk given out of order.
 
 use screener_analytics::polars::prelude::*;
-use screener_analytics::{compute_indicators, read_bars_csv};
+use screener_analytics::{compute_indicators, read_bars_csv_frame};
 
 use crate::common::{HEADER, values};
 
@@ -48,7 +48,7 @@ fn fixed(window: usize) -> RollingOptionsFixedWindow {
 
 #[test]
 fn window_metrics_match_polars_rolling_expressions_per_symbol() {
-    let bars = read_bars_csv(format!("{HEADER}{}", random_walk_csv()).as_bytes()).unwrap();
+    let bars = read_bars_csv_frame(format!("{HEADER}{}", random_walk_csv()).as_bytes()).unwrap();
     let ours = compute_indicators(bars).unwrap();
     let sym = [col("symbol")];
     let oracle = ours
