@@ -324,3 +324,72 @@ fn a_redrive_reruns_only_the_failed_and_pending_children_from_the_saved_record()
     assert_exit(&again, 2, "redriving a succeeded execution");
     assert!(String::from_utf8_lossy(&again.stderr).contains("cannot redrive"));
 }
+
+/// `screener run --redrive RUN` on a run whose Publish failed: only Publish runs again (the
+/// fetch, the Map over batches and Screen are not re-run), the redrive count goes up in the
+/// run's record, and the result is published; a run that succeeded is not redriven.
+#[test]
+fn a_failed_run_is_finished_by_a_redrive_from_its_failed_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // Publish cannot write this date's results: a file stands where their folder goes (root
+    // can write anywhere, but not into a file).
+    std::fs::create_dir_all(store.join("results")).unwrap();
+    std::fs::write(store.join("results/date=2025-06-16"), "in the way").unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "--data-dir",
+            "store",
+            "--symbols",
+            "60",
+            "--time-scale",
+            "1000",
+        ];
+        all.extend_from_slice(args);
+        screener(dir.path(), &all)
+    };
+    let failed = run(&["--date", "2025-06-16", "--name", "day-1"]);
+    assert_exit(&failed, 1, "a run whose Publish cannot write");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("screener run --redrive day-1"),
+        "the failure says how to finish it:\n{stderr}"
+    );
+    assert!(!store.join("results/latest.json").exists());
+
+    std::fs::remove_file(store.join("results/date=2025-06-16")).unwrap();
+    let redriven = run(&["--redrive", "day-1"]);
+    assert_exit(&redriven, 0, "the redrive");
+    let progress = String::from_utf8_lossy(&redriven.stderr);
+    assert!(progress.contains("Publish ..."), "{progress}");
+    assert!(
+        !progress.contains("FetchUniverse") && !progress.contains("Screen ..."),
+        "succeeded states are not run again:\n{progress}"
+    );
+    let latest = read_json(&store.join("results/latest.json"));
+    assert_eq!(latest["date"], "2025-06-16");
+    assert_eq!(latest["run_id"], "day-1");
+    let record = read_json(&store.join("runs/day-1/execution.json"));
+    assert_eq!(record["execution"]["status"], "SUCCEEDED");
+    assert_eq!(record["execution"]["redriveCount"], 1);
+
+    // Nothing to finish: a succeeded run, and a run that does not exist.
+    let again = run(&["--redrive", "day-1"]);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("cannot redrive day-1"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let missing = run(&["--redrive", "day-9"]);
+    assert_ne!(missing.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no run day-9 to redrive"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    // --redrive is a whole run: it takes no run options.
+    let mixed = run(&["--redrive", "day-1", "--date", "2025-06-17"]);
+    assert_exit(&mixed, 2, "--redrive with --date");
+}

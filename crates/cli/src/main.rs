@@ -11,12 +11,14 @@ use clap::{Args, Parser, Subcommand};
 use screener_cli::analytics_cmd::{IndicatorsArgs, ScreenArgs};
 use screener_cli::bot_cmd::BotCommand;
 use screener_cli::remote_cmd::RemoteCommand;
-use screener_cli::runner::{SCREENER_ASL, load_definition, run_workflow};
+use screener_cli::runner::{self, SCREENER_ASL, SavedExecution, load_definition, run_workflow};
 use screener_cli::states_cmd::StatesCommand;
 use screener_cli::steps::{LocalInvoker, invoke_step};
 use screener_cli::{config_with, summary};
 use screener_core::workflow::WorkflowInput;
-use screener_states::{Clock, ExecutionOptions, ScaledClock, SystemClock};
+use screener_states::{
+    Clock, ExecutionOptions, ExecutionRecord, ScaledClock, StateMachine, SystemClock,
+};
 
 #[derive(Parser)]
 #[command(
@@ -137,6 +139,15 @@ struct RunArgs {
     /// No progress lines; only the summary
     #[arg(long, short)]
     quiet: bool,
+    /// Finish the failed run RUN from where it failed, as a Step Functions redrive does: states
+    /// that succeeded are not run again (in a Map, only the failed iterations are), and the
+    /// redrive count goes up. Runs keep their record in the store (runs/RUN/execution.json).
+    #[arg(
+        long,
+        value_name = "RUN",
+        conflicts_with_all = ["date", "max_symbols", "definition", "name"]
+    )]
+    redrive: Option<String>,
 }
 
 #[derive(Args)]
@@ -190,32 +201,11 @@ async fn main() -> ExitCode {
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.source.config()?;
     let deps = screener_composition::build_deps(&config).await?;
-    let definition_text = match &args.definition {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-        }
-        None => SCREENER_ASL.to_string(),
-    };
-    let definition = load_definition(&definition_text)?;
     anyhow::ensure!(args.time_scale >= 1.0, "--time-scale must be at least 1");
     let clock: Arc<dyn Clock> = if args.time_scale > 1.0 {
         Arc::new(ScaledClock::new(args.time_scale))
     } else {
         Arc::new(SystemClock)
-    };
-    let name = args.name.clone().unwrap_or_else(|| {
-        format!(
-            "local-{}-{}",
-            args.date
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "latest".into()),
-            Utc::now().format("%Y%m%dT%H%M%S%3f")
-        )
-    });
-    let input = WorkflowInput {
-        date: args.date,
-        max_symbols: args.max_symbols,
-        symbols: None,
     };
     if !args.quiet {
         eprintln!(
@@ -224,24 +214,82 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             deps.store.locate("")
         );
     }
-    let options = ExecutionOptions {
-        execution_name: name,
-        state_machine_name: "screener".into(),
-        clock,
-        ..ExecutionOptions::default()
-    };
     let invoker = Arc::new(LocalInvoker { deps: deps.clone() });
-    let execution = run_workflow(
-        &definition,
-        serde_json::to_value(input)?,
-        invoker,
-        options,
-        !args.quiet,
-    )
-    .await;
+    let (execution, saved) = match &args.redrive {
+        Some(run_id) => {
+            let mut saved = saved_execution(&deps, run_id).await?;
+            let definition = StateMachine::from_value(&saved.definition)
+                .with_context(|| format!("the definition recorded for {run_id}"))?;
+            let options = ExecutionOptions {
+                execution_name: saved.execution.execution_name.clone(),
+                state_machine_name: saved.execution.state_machine_name.clone(),
+                clock,
+                observer: (!args.quiet).then(runner::progress_lines),
+                ..ExecutionOptions::default()
+            };
+            let execution =
+                screener_states::redrive(&definition, &saved.execution, invoker, options.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot redrive {run_id}: {e}"))?;
+            saved.execution = ExecutionRecord::new(&execution, &saved.execution.input, &options);
+            (execution, saved)
+        }
+        None => {
+            let definition_text = match &args.definition {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => SCREENER_ASL.to_string(),
+            };
+            let definition_json = runner::definition_value(&definition_text)?;
+            let definition = load_definition(&definition_text)?;
+            let name = args.name.clone().unwrap_or_else(|| {
+                format!(
+                    "local-{}-{}",
+                    args.date
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "latest".into()),
+                    Utc::now().format("%Y%m%dT%H%M%S%3f")
+                )
+            });
+            let input = serde_json::to_value(WorkflowInput {
+                date: args.date,
+                max_symbols: args.max_symbols,
+                symbols: None,
+            })?;
+            let options = ExecutionOptions {
+                execution_name: name,
+                state_machine_name: "screener".into(),
+                clock,
+                ..ExecutionOptions::default()
+            };
+            let execution = run_workflow(
+                &definition,
+                input.clone(),
+                invoker,
+                options.clone(),
+                !args.quiet,
+            )
+            .await;
+            let saved = SavedExecution {
+                definition: definition_json,
+                execution: ExecutionRecord::new(&execution, &input, &options),
+            };
+            (execution, saved)
+        }
+    };
+    // The record a later `--redrive` finishes from; a run that cannot keep it still ran.
+    let run_id = &saved.execution.execution_name;
+    let record = serde_json::to_vec(&saved).expect("an execution record serializes");
+    if let Err(e) = deps
+        .store
+        .put(&runner::execution_key(run_id), record, "application/json")
+        .await
+    {
+        eprintln!("warning: the run's record could not be kept, so it cannot be redriven: {e}");
+    }
     if let Some(failure) = execution.failure() {
         eprintln!(
-            "error: the run failed: {failure}\nThe last published result (results/latest.json) is unchanged."
+            "error: the run failed: {failure}\nThe last published result (results/latest.json) is unchanged.\nTo finish it from where it failed: screener run --redrive {run_id} (with the same --data-dir/--store and --source)"
         );
         return Ok(ExitCode::from(1));
     }
@@ -250,6 +298,23 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => eprintln!("warning: the run succeeded but its summary could not be read: {e}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The record `screener run` kept of run `run_id`.
+async fn saved_execution(
+    deps: &screener_core::Deps,
+    run_id: &str,
+) -> anyhow::Result<SavedExecution> {
+    let key = runner::execution_key(run_id);
+    let bytes = match deps.store.get(&key).await {
+        Ok(bytes) => bytes,
+        Err(screener_core::ports::StoreError::NotFound { .. }) => anyhow::bail!(
+            "no run {run_id} to redrive in {}: {key} is missing (check --data-dir/--store; runs of screener run keep it, runs/ expires after 14 days in AWS)",
+            deps.store.locate("")
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    serde_json::from_slice(&bytes).with_context(|| format!("{key} is not an execution record"))
 }
 
 async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {

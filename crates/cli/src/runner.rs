@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use screener_states::{
-    Execution, ExecutionOptions, HistoryEvent, StateMachine, TaskInvoker, substitute,
+    Execution, ExecutionOptions, ExecutionRecord, HistoryEvent, Observer, StateMachine,
+    TaskInvoker, substitute,
 };
 use serde_json::Value;
 
@@ -24,9 +25,30 @@ pub enum RunError {
 
 /// Parses a definition with the local substitutions applied.
 pub fn load_definition(text: &str) -> Result<StateMachine, RunError> {
+    StateMachine::from_value(&definition_value(text)?)
+        .map_err(|e| RunError::Definition(e.to_string()))
+}
+
+/// A definition as JSON, with the local substitutions applied: what a run records.
+pub fn definition_value(text: &str) -> Result<Value, RunError> {
     let text = substitute(text, &local_substitutions())
         .map_err(|e| RunError::Definition(e.to_string()))?;
-    StateMachine::parse(&text).map_err(|e| RunError::Definition(e.to_string()))
+    serde_json::from_str(&text).map_err(|e| RunError::Definition(e.to_string()))
+}
+
+/// An execution as saved for a redrive: the definition as run (substitutions applied) and its
+/// record (history, Map Runs, where it stopped). `screener run` keeps one per run in the store
+/// (`runs/<run id>/execution.json`), `screener states run --record FILE` in a file.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SavedExecution {
+    pub definition: Value,
+    pub execution: ExecutionRecord,
+}
+
+/// Where `screener run` keeps a run's [`SavedExecution`]: beside the run's other data (so it
+/// expires with it, as AWS allows a redrive for 14 days).
+pub fn execution_key(run_id: &str) -> String {
+    format!("{}execution.json", screener_core::workflow::keys::run_prefix(run_id))
 }
 
 /// Runs `definition` on `input`. With `progress`, states, batches and retries are reported on
@@ -39,12 +61,15 @@ pub async fn run_workflow(
     progress: bool,
 ) -> Execution {
     if progress {
-        let reporter = Arc::new(Progress::new());
-        options.observer = Some(Arc::new(move |event: &HistoryEvent| {
-            reporter.on_event(event)
-        }));
+        options.observer = Some(progress_lines());
     }
     screener_states::execute(definition, input, invoker, options).await
+}
+
+/// An observer that reports states, batches and retries on stderr as they happen.
+pub fn progress_lines() -> Observer {
+    let reporter = Arc::new(Progress::new());
+    Arc::new(move |event: &HistoryEvent| reporter.on_event(event))
 }
 
 /// Turns history events into a few human lines.

@@ -27,6 +27,8 @@ use screener_states::{
     HistoryEvent, MapRun, ObjectStore, RETRY_SCHEDULED, StateMachine, SystemClock, TaskInvoker,
 };
 
+use crate::runner::SavedExecution;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum StatesCommand {
     /// Check a state machine definition without running it.
@@ -88,14 +90,6 @@ pub enum StatesCommand {
         #[arg(long, value_name = "DIR")]
         s3_root: Option<PathBuf>,
     },
-}
-
-/// What `run --record` saves and `redrive` reads and updates.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SavedExecution {
-    /// The definition as run (DefinitionSubstitutions applied).
-    definition: serde_json::Value,
-    execution: ExecutionRecord,
 }
 
 /// Execute a `states` subcommand; returns the process exit code.
