@@ -348,6 +348,14 @@ fn the_lifecycle_and_the_policies_cover_the_storage_layout_the_code_writes() {
         keys::LATEST.split_once('/').expect("results/latest.json").0
     ) + "/";
     assert_eq!(runs, format!("{prefix}/runs/"));
+    let any_date = chrono::NaiveDate::from_ymd_opt(2025, 6, 13).unwrap();
+    let chart_bars = format!(
+        "{prefix}/{}/",
+        keys::chart_bars(any_date, "RUN", 0)
+            .split_once('/')
+            .expect("chart-bars/...")
+            .0
+    );
 
     let bucket = &resources(&template)["DataBucket"]["Properties"];
     assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
@@ -370,10 +378,23 @@ fn the_lifecycle_and_the_policies_cover_the_storage_layout_the_code_writes() {
         .iter()
         .filter(|r| !r["ExpirationInDays"].is_null())
         .collect();
-    assert_eq!(expiring.len(), 1, "only intermediate run data expires");
-    assert_eq!(expiring[0]["Prefix"], runs.as_str());
+    assert_eq!(
+        expiring.len(),
+        2,
+        "only intermediate run data and the bars kept for charts expire"
+    );
+    let rule = |prefix: &str| {
+        *expiring
+            .iter()
+            .find(|r| r["Prefix"] == prefix)
+            .unwrap_or_else(|| panic!("no expiry rule for {prefix}"))
+    };
     // A failed execution can be redriven for 14 days, and a redrive reads the run's data.
-    assert!(expiring[0]["ExpirationInDays"].as_u64().unwrap() > 14);
+    assert!(rule(&runs)["ExpirationInDays"].as_u64().unwrap() > 14);
+    assert_eq!(
+        rule(&chart_bars)["ExpirationInDays"]["Ref"],
+        "ChartBarsRetentionDays"
+    );
 
     // Object permissions name one directory of the store each (runs/, results/, history/,
     // bot/), never the whole store or the whole bucket.
@@ -400,6 +421,8 @@ fn the_lifecycle_and_the_policies_cover_the_storage_layout_the_code_writes() {
         format!("${{DataBucket.Arn}}/{prefix}/history/*"),
         // publish's Telegram alerts: subscriptions and per-date markers (screener_telegram::alerts).
         format!("${{DataBucket.Arn}}/{prefix}/bot/*"),
+        // validate's valid bars kept for the dashboard's chart (keys::chart_bars).
+        format!("${{DataBucket.Arn}}/{chart_bars}*"),
     ];
     for (name, function) in of_type(&template, "AWS::Serverless::Function") {
         for statement in statements(function) {

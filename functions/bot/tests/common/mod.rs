@@ -355,10 +355,16 @@ pub fn assert_valid_html(text: &str) {
     let mut rest = text;
     while let Some(i) = rest.find('&') {
         let entity = &rest[i..];
+        // Telegram's named entities, and numerical ones (`&#39;`), which it also accepts.
+        let numeric = entity.strip_prefix("&#").is_some_and(|digits| {
+            let n = digits.chars().take_while(char::is_ascii_digit).count();
+            n > 0 && digits[n..].starts_with(';')
+        });
         assert!(
-            ["&lt;", "&gt;", "&amp;", "&quot;"]
-                .iter()
-                .any(|e| entity.starts_with(e)),
+            numeric
+                || ["&lt;", "&gt;", "&amp;", "&quot;"]
+                    .iter()
+                    .any(|e| entity.starts_with(e)),
             "bare & in: {text}"
         );
         rest = &rest[i + 1..];
