@@ -3,7 +3,7 @@
 //! manifest so that pages looking across many runs (the dashboard's symbol and history pages)
 //! read one small file per run instead of each run's whole `results.csv`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,30 @@ impl RunDigest {
             .collect()
     }
 
+    /// The symbols that entered and that left `screen`'s passing list since the run `before`,
+    /// each sorted. With sets, so a year of runs of a screen passing thousands of symbols is
+    /// compared in linear time.
+    pub fn changes_since<'a>(
+        &'a self,
+        before: &'a RunDigest,
+        screen: &str,
+    ) -> (Vec<&'a str>, Vec<&'a str>) {
+        static NONE: Vec<String> = Vec::new();
+        let now = self.passing.get(screen).unwrap_or(&NONE);
+        let then = before.passing.get(screen).unwrap_or(&NONE);
+        let not_in = |list: &'a [String], other: &'a [String]| {
+            let other: HashSet<&str> = other.iter().map(String::as_str).collect();
+            let mut out: Vec<&str> = list
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !other.contains(s))
+                .collect();
+            out.sort_unstable();
+            out
+        };
+        (not_in(now, then), not_in(then, now))
+    }
+
     /// The batches whose symbol range holds `symbol` (one when the universe was batched in
     /// symbol order, as FetchUniverse does).
     pub fn batches_for(&self, symbol: &str) -> impl Iterator<Item = &BarBatch> {
@@ -114,5 +138,31 @@ mod tests {
         assert_eq!(digest.batches_for("CCC").count(), 0);
         let text = serde_json::to_string(&digest).unwrap();
         assert_eq!(serde_json::from_str::<RunDigest>(&text).unwrap(), digest);
+    }
+
+    #[test]
+    fn changes_between_runs_are_the_symbols_that_entered_and_left() {
+        let date = NaiveDate::from_ymd_opt(2025, 6, 13).unwrap();
+        let digest = |passing: &[&str]| RunDigest {
+            date,
+            run_id: "r".into(),
+            synthetic: true,
+            screened: 5,
+            passing: BTreeMap::from([(
+                "a".to_string(),
+                passing.iter().map(|s| s.to_string()).collect(),
+            )]),
+            bar_batches: Vec::new(),
+        };
+        let before = digest(&["CCC", "AAA", "BBB"]);
+        let now = digest(&["DDD", "BBB", "AAB"]);
+        assert_eq!(
+            now.changes_since(&before, "a"),
+            (vec!["AAB", "DDD"], vec!["AAA", "CCC"])
+        );
+        assert_eq!(
+            now.changes_since(&before, "missing"),
+            (Vec::<&str>::new(), Vec::<&str>::new())
+        );
     }
 }

@@ -142,7 +142,14 @@ impl Store for DirStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        let mut pending = vec![self.root.clone()];
+        // Only the folder the prefix names (`results/` for `results/date=`) can hold its keys:
+        // the walk starts there instead of at the root (runs/, chart-bars/ and history/ hold
+        // far more files than results/).
+        let start = match prefix.rsplit_once('/') {
+            Some((folder, _)) if !folder.is_empty() => self.path(folder)?,
+            _ => self.root.clone(),
+        };
+        let mut pending = vec![start];
         while let Some(dir) = pending.pop() {
             let mut entries = match tokio::fs::read_dir(&dir).await {
                 Ok(entries) => entries,

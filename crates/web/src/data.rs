@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use screener_core::bar::{Bar, read_bars_csv};
+use screener_core::bar::{Bar, read_symbol_bars_csv};
 use screener_core::digest::{DIGEST_FILE, RunDigest};
 use screener_core::ports::{Store, StoreError};
 use screener_core::results::ResultsTable;
@@ -208,10 +208,10 @@ impl Data {
                 Err(StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let bars = read_bars_csv(&bytes)
+            let bars = read_symbol_bars_csv(&bytes, symbol)
                 .map_err(|e| DataError::Corrupt(format!("{}: {e}", batch.key)))?;
-            if let Some((_, bars)) = bars.into_iter().find(|(s, _)| s.as_str() == symbol) {
-                return Ok(Some(bars));
+            if bars.is_some() {
+                return Ok(bars);
             }
         }
         Ok(None)

@@ -67,11 +67,10 @@ pub async fn page(deps: &WebDeps) -> Result<WebResponse, PageError> {
         counts.push((digest.date.to_string(), row));
         let (mut entered, mut left) = (0, 0);
         if let Some(before) = previous {
-            for (screen, now) in &digest.passing {
-                let empty = Vec::new();
-                let then = before.passing.get(screen).unwrap_or(&empty);
-                entered += now.iter().filter(|s| !then.contains(s)).count();
-                left += then.iter().filter(|s| !now.contains(s)).count();
+            for screen in digest.passing.keys() {
+                let (came, went) = digest.changes_since(before, screen);
+                entered += came.len();
+                left += went.len();
             }
         }
         if let Some(m) = manifests.iter().find(|m| m.date == digest.date) {

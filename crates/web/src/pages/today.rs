@@ -431,25 +431,12 @@ async fn changes_since(
         .screens
         .iter()
         .map(|s| {
-            let empty = Vec::new();
-            let today = now.passing.get(&s.name).unwrap_or(&empty);
-            let yesterday = then.passing.get(&s.name).unwrap_or(&empty);
-            let mut entered: Vec<String> = today
-                .iter()
-                .filter(|x| !yesterday.contains(x))
-                .cloned()
-                .collect();
-            let mut left: Vec<String> = yesterday
-                .iter()
-                .filter(|x| !today.contains(x))
-                .cloned()
-                .collect();
-            entered.sort();
-            left.sort();
+            let (entered, left) = now.changes_since(&then, &s.name);
+            let owned = |list: Vec<&str>| list.into_iter().map(str::to_string).collect();
             Change {
                 screen: s.name.clone(),
-                entered,
-                left,
+                entered: owned(entered),
+                left: owned(left),
             }
         })
         .collect()
