@@ -48,7 +48,10 @@ pub struct SavedExecution {
 /// Where `screener run` keeps a run's [`SavedExecution`]: beside the run's other data (so it
 /// expires with it, as AWS allows a redrive for 14 days).
 pub fn execution_key(run_id: &str) -> String {
-    format!("{}execution.json", screener_core::workflow::keys::run_prefix(run_id))
+    format!(
+        "{}execution.json",
+        screener_core::workflow::keys::run_prefix(run_id)
+    )
 }
 
 /// Runs `definition` on `input`. With `progress`, states, batches and retries are reported on
