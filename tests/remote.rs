@@ -283,9 +283,12 @@ fn without_a_state_machine_remote_commands_say_how_to_name_one() {
     }
 }
 
+/// Each request a fake service received: its (X-Amz-Target, JSON body).
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A loopback Step Functions API that answers every request with `body` and records each
 /// request's (X-Amz-Target, JSON body).
-fn fake_sfn(body: &'static str) -> (LoopbackServer, Arc<Mutex<Vec<(String, Value)>>>) {
+fn fake_sfn(body: &'static str) -> (LoopbackServer, Received) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let log = received.clone();
     let server = LoopbackServer::start(move |request| {
