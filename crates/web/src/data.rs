@@ -52,6 +52,8 @@ pub struct Data {
     tables: Mutex<HashMap<RunKey, Arc<ResultsTable>>>,
     digests: Mutex<HashMap<RunKey, Arc<RunDigest>>>,
     manifests: Mutex<HashMap<NaiveDate, Arc<Manifest>>>,
+    /// The run dates, with the `latest.json` they were listed under.
+    dates: Mutex<Option<(LatestPointer, Arc<Vec<NaiveDate>>)>>,
 }
 
 fn cached<K: std::hash::Hash + Eq + Clone, V>(
@@ -76,6 +78,7 @@ impl Data {
             tables: Mutex::default(),
             digests: Mutex::default(),
             manifests: Mutex::default(),
+            dates: Mutex::default(),
         }
     }
 
@@ -92,8 +95,20 @@ impl Data {
         self.json(keys::LATEST).await
     }
 
-    /// Every date with a published manifest, oldest first.
-    pub async fn run_dates(&self) -> Result<Vec<NaiveDate>, DataError> {
+    /// Every date with a published manifest, oldest first. Listing them is the costliest read of
+    /// a page (a store walk locally, paged ListObjectsV2 calls in S3), and every publish moves
+    /// `latest.json` (a re-run of an old date too), so the list is kept until it moves.
+    pub async fn run_dates(&self) -> Result<Arc<Vec<NaiveDate>>, DataError> {
+        let latest = match self.latest().await {
+            Ok(latest) => Some(latest),
+            Err(DataError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        if let (Some(latest), Some((listed_under, dates))) = (&latest, &*self.dates.lock().unwrap())
+            && listed_under == latest
+        {
+            return Ok(dates.clone());
+        }
         let keys = self.store.list("results/date=").await?;
         let mut dates: Vec<NaiveDate> = keys
             .iter()
@@ -105,6 +120,10 @@ impl Data {
             .collect();
         dates.sort();
         dates.dedup();
+        let dates = Arc::new(dates);
+        if let Some(latest) = latest {
+            *self.dates.lock().unwrap() = Some((latest, dates.clone()));
+        }
         Ok(dates)
     }
 
@@ -263,5 +282,55 @@ impl Data {
             }
         }
         Ok((dates, series))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use screener_core::local::DirStore;
+
+    use super::*;
+
+    async fn publish(store: &DirStore, date: &str, move_latest: bool) {
+        let date: NaiveDate = date.parse().unwrap();
+        let manifest_key = keys::results_file(date, "manifest.json");
+        store
+            .put(&manifest_key, b"{}".to_vec(), "application/json")
+            .await
+            .unwrap();
+        if move_latest {
+            let latest = LatestPointer {
+                date,
+                run_id: format!("run-{date}"),
+                manifest_key,
+                published_at: Utc::now(),
+            };
+            let body = serde_json::to_vec(&latest).unwrap();
+            store
+                .put(keys::LATEST, body, "application/json")
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn run_dates_are_listed_again_when_latest_json_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(DirStore::new(dir.path()));
+        let data = Data::new(store.clone());
+        assert!(data.run_dates().await.unwrap().is_empty());
+        publish(&store, "2025-06-12", true).await;
+        let dates = |list: &[NaiveDate]| list.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(dates(&data.run_dates().await.unwrap()), ["2025-06-12"]);
+        // A manifest whose publish has not moved latest.json (yet): the kept list stands.
+        publish(&store, "2025-06-13", false).await;
+        assert_eq!(dates(&data.run_dates().await.unwrap()), ["2025-06-12"]);
+        // latest.json moved: listed again.
+        publish(&store, "2025-06-16", true).await;
+        assert_eq!(
+            dates(&data.run_dates().await.unwrap()),
+            ["2025-06-12", "2025-06-13", "2025-06-16"]
+        );
     }
 }
