@@ -28,7 +28,7 @@ use screener_cli::steps::invoke_step;
 use screener_core::config::Config;
 use screener_core::workflow::{error_names, keys};
 use screener_lambda_harness::function::{
-    BACKTEST_STEPS, BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, STEPS, bot_environment,
+    BACKTEST_STEPS, BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, STEPS, WEB, bot_environment,
     event_file,
 };
 use screener_lambda_harness::runtime_api::{Completion, Outcome, ReportedError};
@@ -458,4 +458,38 @@ async fn a_function_that_cannot_start_reports_an_init_error_and_exits() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!process.is_running(), "still running after its init error");
+}
+
+/// The dashboard's binary behind the Runtime API: the sign-in page of `events/web-apigw.json`
+/// (what lambda-bench starts it with), and a page without a session refused with 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_binary_serves_the_sign_in_page_and_refuses_pages_without_a_session() {
+    let Some(dir) = bin_dir() else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let mut env = function_env(store.path());
+    env.extend(bot_environment());
+    let (completion, mut web) = invoke(&dir, WEB, &env, event_json(&event_file(WEB))).await;
+    let Outcome::Response(response) = &completion.outcome else {
+        panic!("{:?}\n{}", completion.outcome, web.output());
+    };
+    assert_eq!(response["statusCode"], 200, "{response}\n{}", web.output());
+    let page = response["body"].as_str().unwrap_or_default();
+    assert!(
+        page.contains("<form") && page.contains("v1.bench"),
+        "the sign-in form carries the link's token: {page}"
+    );
+    let mut today = event_json(&event_file(WEB));
+    today["rawPath"] = json!("/app/");
+    today["rawQueryString"] = json!("");
+    today["queryStringParameters"] = json!({});
+    today["requestContext"]["http"]["path"] = json!("/app/");
+    let completion = web.invoke(today, TIMEOUT).await.unwrap();
+    let Outcome::Response(response) = &completion.outcome else {
+        panic!("{:?}\n{}", completion.outcome, web.output());
+    };
+    assert_eq!(response["statusCode"], 401, "{response}");
+    assert_eq!(web.api().violations(), Vec::<String>::new());
+    web.stop().await;
 }

@@ -31,27 +31,34 @@ pub const BACKTEST_STEPS: [&str; 3] = ["backtest-plan", "backtest-shard", "backt
 /// released, so it runs after the steps.
 pub const BOT: &str = "bot";
 
-/// Every function binary, in the order their `events/` files chain.
-pub const FUNCTIONS: [&str; 6] = [STEPS[0], STEPS[1], STEPS[2], STEPS[3], STEPS[4], BOT];
+/// The dashboard's function: pages under `/app` of the same HTTP API. Its event is the sign-in
+/// page a `/dashboard` link opens (no session needed), so a start measures init and one page.
+pub const WEB: &str = "web";
+
+/// Every function binary of the daily workflow, the bot and the dashboard, in the order their
+/// `events/` files chain.
+pub const FUNCTIONS: [&str; 7] = [STEPS[0], STEPS[1], STEPS[2], STEPS[3], STEPS[4], BOT, WEB];
 
 /// The `events/` file a function is fed: `bot-apigw.json` (a Telegram update wrapped in an API
-/// Gateway HTTP API event) for the bot, `<step>.json` for the steps.
+/// Gateway HTTP API event) for the bot, `web-apigw.json` (`GET /app/signin?token=...`) for the
+/// dashboard, `<step>.json` for the steps.
 pub fn event_file(function: &str) -> String {
-    if function == BOT {
-        "bot-apigw.json".to_string()
-    } else {
-        format!("{function}.json")
+    match function {
+        BOT => "bot-apigw.json".to_string(),
+        WEB => "web-apigw.json".to_string(),
+        step => format!("{step}.json"),
     }
 }
 
-/// The bot's secrets as `SCREENER_SECRETS=env` reads them: the webhook secret and the chat
-/// `events/bot-apigw.json` carries, and a token it never needs (its answers go back in the
-/// webhook response).
+/// The bot's and the dashboard's secrets as `SCREENER_SECRETS=env` reads them: the webhook
+/// secret and the chat `events/bot-apigw.json` carries, a token the bot never needs (its answers
+/// go back in the webhook response), and the dashboard's signing key.
 pub fn bot_environment() -> BTreeMap<String, String> {
     [
         ("TELEGRAM_SECRET_TOKEN", "local-dev-secret"),
         ("TELEGRAM_ALLOWED_CHAT_IDS", "123456789"),
         ("TELEGRAM_BOT_TOKEN", "0:harness"),
+        ("SCREENER_DASHBOARD_KEY", "harness-dashboard-key"),
         // Nothing listens here: a reply that had to go through the Bot API would fail loudly.
         ("TELEGRAM_API_URL", "http://127.0.0.1:9"),
     ]

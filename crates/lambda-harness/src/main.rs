@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use screener_lambda_harness::function::{
-    BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, binary, bot_environment, event_file,
+    BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, WEB, binary, bot_environment, event_file,
 };
 use screener_lambda_harness::runtime_api::Outcome;
 use serde_json::Value;
@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
                 .into_iter()
                 .map(|f| {
                     let mut env = env.clone();
-                    if f == BOT {
+                    if f == BOT || f == WEB {
                         env.extend(bot_environment());
                     }
                     (f, env)
@@ -192,9 +192,12 @@ async fn start_once(
 ) -> anyhow::Result<Sample> {
     let mut process = FunctionProcess::start(binary, &format!("screener-{function}"), env).await?;
     let completion = process.invoke(event, Duration::from_secs(120)).await?;
-    // A step answers with its output; the bot with an HTTP response that must be a 200.
+    // A step answers with its output; the bot and the dashboard with an HTTP response that must
+    // be a 200.
     let answered = match &completion.outcome {
-        Outcome::Response(response) if function == BOT => response["statusCode"] == 200,
+        Outcome::Response(response) if function == BOT || function == WEB => {
+            response["statusCode"] == 200
+        }
         Outcome::Response(_) => true,
         _ => false,
     };
@@ -268,6 +271,7 @@ async fn aws_env(endpoint: &str) -> anyhow::Result<BTreeMap<String, String>> {
             "TELEGRAM_SECRET_TOKEN" => "/screener/telegram/secret_token",
             "TELEGRAM_ALLOWED_CHAT_IDS" => "/screener/telegram/allowed_chat_ids",
             "TELEGRAM_BOT_TOKEN" => "/screener/telegram/bot_token",
+            "SCREENER_DASHBOARD_KEY" => "/screener/telegram/dashboard_key",
             "TELEGRAM_API_URL" => {
                 env.insert(variable, value);
                 continue;
