@@ -801,3 +801,78 @@ fn a_failed_execution_raises_an_alarm_and_is_prod_drives_size_and_retention() {
         "RetentionInDays does not depend on IsProd"
     );
 }
+
+/// `text` with every `${Name}` of a `!Sub` replaced by `Name`.
+fn substituted_names(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${...}") + start;
+        out.push_str(&rest[start + 2..end]);
+        rest = &rest[end + 1..];
+    }
+    out + rest
+}
+
+/// The operator's CloudWatch dashboard is JSON CloudWatch accepts in shape (widgets of metrics),
+/// shows the business metrics in the namespace publish sends them to, both state machines'
+/// executions and every function of the template; the budget exists only with an amount and an
+/// address, and mails AlarmEmail.
+#[test]
+fn the_operator_dashboard_covers_every_function_both_machines_and_the_business_metrics() {
+    let template = template();
+    let dashboard = &resources(&template)["OperatorDashboard"];
+    assert_eq!(dashboard["Type"], "AWS::CloudWatch::Dashboard");
+    let body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("DashboardBody: !Sub |");
+    let body: Value = serde_json::from_str(&substituted_names(body))
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}"));
+    let widgets = body["widgets"].as_array().expect("widgets");
+    let mut shown = BTreeSet::new();
+    for widget in widgets {
+        assert_eq!(widget["type"], "metric", "{widget}");
+        assert_eq!(widget["properties"]["region"], "AWS::Region", "{widget}");
+        for metric in widget["properties"]["metrics"].as_array().expect("metrics") {
+            for part in metric.as_array().expect("a metric row") {
+                if let Some(text) = part.as_str() {
+                    shown.insert(text.to_string());
+                }
+            }
+        }
+    }
+    for (name, _) in of_type(&template, "AWS::Serverless::Function") {
+        assert!(shown.contains(name), "{name} is not on the dashboard");
+    }
+    for machine in ["ScreenerStateMachine", "BacktestStateMachine"] {
+        assert!(shown.contains(machine), "{machine} is not on the dashboard");
+    }
+    assert!(shown.contains(screener_composition::METRICS_NAMESPACE));
+    for metric in [
+        "SymbolsScreened",
+        "SymbolsFailed",
+        "RunDuration",
+        "Errors",
+        "Throttles",
+    ] {
+        assert!(shown.contains(metric), "{metric}");
+    }
+
+    let budget = &resources(&template)["MonthlyCostBudget"];
+    assert_eq!(budget["Condition"], "HasBudget");
+    let conditions = template["Conditions"]["HasBudget"].to_string();
+    assert!(
+        conditions.contains("MonthlyBudgetUsd") && conditions.contains("AlarmEmail"),
+        "{conditions}"
+    );
+    for notification in budget["Properties"]["NotificationsWithSubscribers"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(
+            notification["Subscribers"][0]["Address"]["Ref"], "AlarmEmail",
+            "{notification}"
+        );
+    }
+}
