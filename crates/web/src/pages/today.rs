@@ -17,8 +17,11 @@ use crate::{WebDeps, WebResponse, params};
 
 /// The screen name standing for every screened symbol.
 pub const ALL: &str = "all";
-/// Rows a table shows at most.
-pub const MAX_ROWS: usize = 1000;
+/// Rows a table shows per page (`page=N` in the URL for the others): a page of a screen of any
+/// size stays near 100 KB.
+pub const ROWS_PER_PAGE: usize = 200;
+/// The highest `page=` the URL may ask for.
+const MAX_PAGE: usize = 10_000;
 
 /// A view: a named set of columns (finviz's Overview / Performance / Technical).
 pub struct View {
@@ -105,6 +108,8 @@ pub struct TableQuery {
     /// A metric name, `rank` or `symbol`; descending when `descending`.
     pub sort: Option<(String, bool)>,
     pub filters: Vec<Filter>,
+    /// 1 for the first [`ROWS_PER_PAGE`] rows.
+    pub page: usize,
 }
 
 impl PartialEq for View {
@@ -186,16 +191,26 @@ impl TableQuery {
                 value,
             });
         }
+        let page = match params::first(&pairs, "page") {
+            None => 1,
+            Some(p) => p
+                .parse::<usize>()
+                .ok()
+                .filter(|p| (1..=MAX_PAGE).contains(p))
+                .ok_or_else(|| bad("page must be a whole number from 1"))?,
+        };
         Ok(TableQuery {
             date,
             screen,
             view,
             sort,
             filters,
+            page,
         })
     }
 
-    /// This page's URL with some parameters changed (`None` drops one).
+    /// This page's URL with some parameters changed (`None` drops one). Any change but `page`
+    /// itself starts again from the first page.
     fn href(&self, date: NaiveDate, screen: &str, changes: &[(&str, Option<String>)]) -> String {
         let mut pairs: Vec<(String, String)> = vec![
             ("date".into(), date.to_string()),
@@ -279,6 +294,15 @@ pub struct Health {
     pub durations: Vec<(String, String)>,
 }
 
+/// Which rows of the table this page shows (1-based, inclusive), and the links to the pages
+/// before and after.
+pub struct Pager {
+    pub first: usize,
+    pub last: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "today.html")]
 pub struct TodayPage {
@@ -292,6 +316,7 @@ pub struct TodayPage {
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
     pub matching: usize,
+    pub pager: Pager,
     pub filters: Vec<FilterChip>,
     pub clear_filters_href: String,
     pub kept_filters: Vec<(String, String, String)>,
@@ -516,9 +541,20 @@ fn build(
             numeric: true,
         });
     }
+    let pages = matching.div_ceil(ROWS_PER_PAGE).max(1);
+    let page = q.page.min(pages);
+    let first_row = (page - 1) * ROWS_PER_PAGE;
+    let page_href = |n: usize| q.href(date, screen, &[("page", Some(n.to_string()))]);
+    let pager = Pager {
+        first: first_row + 1,
+        last: (first_row + ROWS_PER_PAGE).min(matching),
+        previous: (page > 1).then(|| page_href(page - 1)),
+        next: (page < pages).then(|| page_href(page + 1)),
+    };
     let rows = rows
         .into_iter()
-        .take(MAX_ROWS)
+        .skip(first_row)
+        .take(ROWS_PER_PAGE)
         .map(|(r, rank)| Row {
             symbol: table.symbols[r].clone(),
             href: format!("/app/symbol/{}", table.symbols[r]),
@@ -593,6 +629,7 @@ fn build(
         columns,
         rows,
         matching,
+        pager,
         filters,
         clear_filters_href: q.href(date, screen, &[("filters", None)]),
         kept_filters,
@@ -736,5 +773,23 @@ mod tests {
                 .filters,
             q.filters
         );
+    }
+
+    #[test]
+    fn the_page_is_in_the_url_and_any_other_change_starts_again_from_the_first() {
+        let q = TableQuery::parse("screen=a&sort=-rsi_14&page=3").unwrap();
+        assert_eq!(q.page, 3);
+        let date = NaiveDate::from_ymd_opt(2025, 6, 13).unwrap();
+        let next = q.href(date, "a", &[("page", Some("4".into()))]);
+        assert!(
+            next.contains("page=4") && next.contains("sort=-rsi_14"),
+            "{next}"
+        );
+        let resorted = q.href(date, "a", &[("sort", Some("rsi_14".into()))]);
+        assert!(!resorted.contains("page="), "{resorted}");
+        assert_eq!(TableQuery::parse("").unwrap().page, 1);
+        for bad in ["page=0", "page=-1", "page=x", "page=10001"] {
+            assert!(TableQuery::parse(bad).is_err(), "{bad}");
+        }
     }
 }
