@@ -877,46 +877,28 @@ pub fn compute_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::CarriedBars as Owned;
 
-    struct Owned {
-        dates: Vec<i32>,
-        open: Vec<f64>,
-        high: Vec<f64>,
-        low: Vec<f64>,
-        close: Vec<f64>,
-        volume: Vec<f64>,
+    /// Bars from closes alone (open = close, high = close + 1, low = close - 0.5).
+    fn from_closes(close: &[f64]) -> Owned {
+        Owned {
+            symbol: String::new(),
+            dates: (0..close.len() as i32).collect(),
+            open: close.to_vec(),
+            high: close.iter().map(|c| c + 1.0).collect(),
+            low: close.iter().map(|c| c - 0.5).collect(),
+            close: close.to_vec(),
+            volume: vec![1000.0; close.len()],
+        }
     }
 
-    impl Owned {
-        fn from_closes(close: &[f64]) -> Self {
-            Owned {
-                dates: (0..close.len() as i32).collect(),
-                open: close.to_vec(),
-                high: close.iter().map(|c| c + 1.0).collect(),
-                low: close.iter().map(|c| c - 0.5).collect(),
-                close: close.to_vec(),
-                volume: vec![1000.0; close.len()],
-            }
-        }
-
-        fn bars(&self) -> SymbolBars<'_> {
-            SymbolBars {
-                dates: &self.dates,
-                open: &self.open,
-                high: &self.high,
-                low: &self.low,
-                close: &self.close,
-                volume: &self.volume,
-            }
-        }
-
-        fn series(&self) -> Vec<Vec<f64>> {
-            let n = self.close.len();
-            let mut cols = vec![vec![0.0; n]; N_METRICS];
-            let mut slices: Vec<&mut [f64]> = cols.iter_mut().map(|c| c.as_mut_slice()).collect();
-            compute_series(&self.bars(), &mut slices);
-            cols
-        }
+    /// Every metric at every bar of `bars`, `[metric][bar]`.
+    fn series(bars: &Owned) -> Vec<Vec<f64>> {
+        let n = bars.close.len();
+        let mut cols = vec![vec![0.0; n]; N_METRICS];
+        let mut slices: Vec<&mut [f64]> = cols.iter_mut().map(|c| c.as_mut_slice()).collect();
+        compute_series(&bars.bars(), &mut slices);
+        cols
     }
 
     /// Deterministic pseudo-random walk with gaps in the dates.
@@ -938,7 +920,7 @@ mod tests {
             day += 1 + (next() * 3.0) as i32;
             dates.push(day);
         }
-        let mut o = Owned::from_closes(&close);
+        let mut o = from_closes(&close);
         o.dates = dates;
         o.volume = (0..n).map(|_| (next() * 1e6).round()).collect();
         o.open = close
@@ -959,7 +941,7 @@ mod tests {
         o.close[300] = f64::NAN;
         o.volume[320] = f64::INFINITY;
         o.high[10] = f64::NAN;
-        let series = o.series();
+        let series = series(&o);
         for len in 1..=o.close.len() {
             let last = compute_last(&o.bars().prefix(len));
             for m in 0..N_METRICS {
@@ -981,7 +963,7 @@ mod tests {
         o.close[300] = f64::NAN;
         o.volume[320] = f64::INFINITY;
         o.high[10] = f64::NAN;
-        let series = o.series();
+        let series = series(&o);
         let at: Vec<usize> = (0..o.close.len())
             .filter(|i| i % 7 == 3 || *i == 301)
             .collect();
@@ -1019,7 +1001,7 @@ mod tests {
         o.close[70] = f64::INFINITY;
         o.volume[80] = f64::NAN;
         o.open[90] = f64::NAN;
-        for col in o.series() {
+        for col in series(&o) {
             assert!(col.iter().all(|x| x.is_nan() || x.is_finite()));
         }
     }
