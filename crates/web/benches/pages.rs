@@ -1226,7 +1226,7 @@ async fn components(store: &DirStore, fixture: &Fixture) {
         samples.push(started.elapsed());
     }
     println!(
-        "  DirStore::list(\"results/date=\") ({listed} keys, walks all {} files)  {}",
+        "  DirStore::list(\"results/date=\") ({listed} keys of {} files)  {}",
         fixture.files,
         time(&mut samples)
     );

@@ -99,11 +99,24 @@ impl Data {
     /// a page (a store walk locally, paged ListObjectsV2 calls in S3), and every publish moves
     /// `latest.json` (a re-run of an old date too), so the list is kept until it moves.
     pub async fn run_dates(&self) -> Result<Arc<Vec<NaiveDate>>, DataError> {
-        let latest = match self.latest().await {
-            Ok(latest) => Some(latest),
-            Err(DataError::NotFound(_)) => None,
-            Err(e) => return Err(e),
-        };
+        let latest = self.latest_if_any().await?;
+        self.run_dates_under(latest).await
+    }
+
+    /// `latest.json`, or `None` before the first publish.
+    pub async fn latest_if_any(&self) -> Result<Option<LatestPointer>, DataError> {
+        match self.latest().await {
+            Ok(latest) => Ok(Some(latest)),
+            Err(DataError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`run_dates`](Self::run_dates) for a page that has read `latest.json` already.
+    pub async fn run_dates_under(
+        &self,
+        latest: Option<LatestPointer>,
+    ) -> Result<Arc<Vec<NaiveDate>>, DataError> {
         if let (Some(latest), Some((listed_under, dates))) = (&latest, &*self.dates.lock().unwrap())
             && listed_under == latest
         {

@@ -111,7 +111,7 @@ pub async fn page(text: &str, deps: &WebDeps) -> Result<WebResponse, PageError> 
             "The bars of this run are no longer in the store (chart-bars/ expires after ChartBarsRetentionDays, 400 by default), or the run predates the dashboard.".into(),
         ),
     };
-    let dates = deps.data.run_dates().await?;
+    let dates = deps.data.run_dates_under(Some(latest.clone())).await?;
     let manifests = deps.data.recent_manifests(&dates, PASS_HISTORY_RUNS).await;
     let digests = deps.data.digests(&manifests).await;
     let screens: Vec<String> = manifest.screens.iter().map(|s| s.name.clone()).collect();

@@ -330,22 +330,23 @@ pub struct TodayPage {
 
 pub async fn page(query: &str, deps: &WebDeps) -> Result<WebResponse, PageError> {
     let q = TableQuery::parse(query)?;
-    let dates = deps.data.run_dates().await?;
-    let date = match q.date {
-        Some(d) if dates.contains(&d) => d,
-        Some(d) => {
+    let latest = deps.data.latest_if_any().await?;
+    let dates = deps.data.run_dates_under(latest.clone()).await?;
+    let date = match (q.date, latest) {
+        (Some(d), _) if dates.contains(&d) => d,
+        (Some(d), _) => {
             return Err(PageError::NotFound(format!(
                 "No run was published for {d}."
             )));
         }
-        None => {
-            let latest = deps.data.latest().await.map_err(|_| {
-                PageError::NotFound(
-                    "No run has been published yet: run `screener run` first.".into(),
-                )
-            })?;
+        (None, Some(latest)) => {
             deps.saw_latest_run(&latest.run_id);
             latest.date
+        }
+        (None, None) => {
+            return Err(PageError::NotFound(
+                "No run has been published yet: run `screener run` first.".into(),
+            ));
         }
     };
     let manifest = deps.data.manifest(date).await?;
