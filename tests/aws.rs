@@ -1,6 +1,7 @@
 //! The whole workflow on the AWS adapters, against a loopback AWS API (moto): the S3 store
 //! publishes exactly what the local directory store does, in-process and through the real
-//! `screener run --store s3://...` binary.
+//! `screener run --store s3://...` binary; the interpreter's Distributed Map reads and writes
+//! S3 through the SDK (`screener states run --s3`, `screener backtest --sweep --store s3://`).
 //!
 //! Needs `SCREENER_TEST_AWS_ENDPOINT` (`scripts/test` starts moto and sets it; by hand:
 //! `bash scripts/moto-server.sh start && SCREENER_TEST_AWS_ENDPOINT=$(cat target/moto-endpoint)
@@ -251,6 +252,176 @@ async fn the_workflow_on_s3_publishes_exactly_what_the_directory_run_publishes()
     assert_eq!(keys.len(), s3.list("").await.unwrap().len());
 }
 
+/// The `screener` binary with the loopback endpoint and fake credentials in its environment,
+/// and only those: nothing of this process's SCREENER_* or AWS_* leaks in.
+fn screener_on(endpoint: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_screener"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
+
+async fn output_of(mut command: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("run the screener binary")
+}
+
+/// `screener states run --s3`: a Distributed Map reads its CSV from a bucket on the loopback
+/// S3 through the SDK and writes AWS's ResultWriter layout back to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_run_reads_and_writes_a_distributed_maps_objects_in_s3() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let config = sdk_config(&endpoint).await;
+    let bucket = create_bucket(&config).await;
+    let s3 = S3Store::from_config(&config, &bucket, "");
+    s3.put(
+        "in/symbols.csv",
+        crate::states_cli::SYMBOLS_CSV.into(),
+        "text/csv",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sectors.asl.json"),
+        crate::states_cli::DEFINITION,
+    )
+    .unwrap();
+    let input = format!(r#"{{"bucket": "{bucket}", "key": "in/symbols.csv"}}"#);
+    let mut command = screener_on(&endpoint);
+    command.current_dir(dir.path()).args([
+        "states",
+        "run",
+        "sectors.asl.json",
+        "--s3",
+        "--input",
+        &input,
+    ]);
+    let output = output_of(command).await;
+    crate::analytics_cli::assert_exit(&output, 0, "screener states run --s3");
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["ResultWriterDetails"]["Bucket"], bucket.as_str());
+    let manifest_key = result["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let manifest: Value = serde_json::from_slice(&s3.get(manifest_key).await.unwrap()).unwrap();
+    assert_eq!(manifest["DestinationBucket"], bucket.as_str());
+    let succeeded = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+        .as_str()
+        .unwrap();
+    let records: Value = serde_json::from_slice(&s3.get(succeeded).await.unwrap()).unwrap();
+    let symbols: Vec<String> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let output: Value = serde_json::from_str(r["Output"].as_str().unwrap()).unwrap();
+            output["symbol"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(symbols, ["AAPL", "XOM", "JPM"]);
+
+    // A key that is not there fails the Map with S3's own words, not a panic.
+    let missing = format!(r#"{{"bucket": "{bucket}", "key": "in/nothing.csv"}}"#);
+    let mut command = screener_on(&endpoint);
+    command.current_dir(dir.path()).args([
+        "states",
+        "run",
+        "sectors.asl.json",
+        "--s3",
+        "--input",
+        &missing,
+    ]);
+    let output = output_of(command).await;
+    crate::analytics_cli::assert_exit(&output, 1, "screener states run --s3, missing key");
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(failure["Error"], "States.ItemReaderFailed");
+    assert!(
+        failure["Cause"]
+            .as_str()
+            .unwrap()
+            .contains("in/nothing.csv"),
+        "{failure}"
+    );
+}
+
+/// `screener backtest --sweep --store s3://...`: the backtest workflow's Distributed Map reads
+/// the plan's JSONL from S3 and writes its results there through the SDK, and the sweep ranks
+/// exactly as the same sweep on a local directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screener_binary_runs_a_sweep_on_s3() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let config = sdk_config(&endpoint).await;
+    let bucket = create_bucket(&config).await;
+    let dir = tempfile::tempdir().unwrap();
+    crate::sweep_cli::market(dir.path(), crate::sweep_cli::SWEEP);
+
+    let sweep = |store: &str| {
+        let mut command = screener_on(&endpoint);
+        command.current_dir(dir.path()).args([
+            "backtest",
+            "--sweep",
+            "sweep.toml",
+            "--bars",
+            "bars.csv",
+            "--store",
+            store,
+        ]);
+        output_of(command)
+    };
+    let on_s3 = sweep(&format!("s3://{bucket}/sweeps")).await;
+    crate::analytics_cli::assert_exit(&on_s3, 0, "screener backtest --sweep on S3");
+    let on_dir = sweep("store").await;
+    crate::analytics_cli::assert_exit(&on_dir, 0, "screener backtest --sweep on a directory");
+    // The ranking table (stdout without its last line, the report's location).
+    let ranking = |output: &std::process::Output| {
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert!(lines.pop().unwrap().starts_with("report: "), "{text}");
+        lines.join("\n")
+    };
+    assert_eq!(ranking(&on_s3), ranking(&on_dir));
+    assert!(
+        String::from_utf8_lossy(&on_s3.stdout)
+            .contains(&format!("report: s3://{bucket}/sweeps/backtests/")),
+        "{}",
+        String::from_utf8_lossy(&on_s3.stdout)
+    );
+
+    // Everything is under the store's prefix: the upload, the plan, the Map Run's
+    // ResultWriter files and the published sweep.
+    let whole = S3Store::from_config(&config, &bucket, "");
+    let keys = whole.list("").await.unwrap();
+    assert!(keys.iter().all(|k| k.starts_with("sweeps/")), "{keys:?}");
+    for wanted in [
+        "/items.jsonl",
+        "/manifest.json",
+        "/SUCCEEDED_0.json",
+        "/summary.json",
+        "/report.html",
+    ] {
+        assert!(
+            keys.iter()
+                .any(|k| k.starts_with("sweeps/backtests/") && k.ends_with(wanted)),
+            "no {wanted} in {keys:?}"
+        );
+    }
+    assert!(
+        keys.contains(&"sweeps/uploads/bars.csv".to_string()),
+        "{keys:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_screener_binary_runs_the_workflow_on_s3_and_cloudwatch() {
     let Some(endpoint) = endpoint() else {
@@ -261,7 +432,7 @@ async fn the_screener_binary_runs_the_workflow_on_s3_and_cloudwatch() {
     // The metrics' Environment dimension: unique, so the read-back sees only this run's.
     let environment = unique("e2e");
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_screener"));
+    let mut command = screener_on(&endpoint);
     command
         .args(["run", "--store", &format!("s3://{bucket}/cli")])
         .args(["--date", &run_date().to_string()])
@@ -269,21 +440,10 @@ async fn the_screener_binary_runs_the_workflow_on_s3_and_cloudwatch() {
         .args(["--seed", &SEED.to_string()])
         .args(["--batch-size", &BATCH.to_string()])
         .args(["--name", "cli-run", "--quiet"])
-        // Only what the child needs: nothing of this process's SCREENER_* or AWS_* leaks in.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("SCREENER_SECRETS", "ssm")
         .env("SCREENER_METRICS", "cloudwatch")
         .env("SCREENER_ENVIRONMENT", &environment);
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("run the screener binary");
+    let output = output_of(command).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

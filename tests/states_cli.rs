@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::analytics_cli::{assert_exit, screener};
 
 /// Reads `s3://BUCKET/KEY` of a CSV, one child execution per row, results to `results/`.
-const DEFINITION: &str = r#"{
+pub(crate) const DEFINITION: &str = r#"{
   "StartAt": "Sectors",
   "States": {
     "Sectors": {
@@ -42,6 +42,9 @@ const DEFINITION: &str = r#"{
   }
 }"#;
 
+/// The rows the definition reads.
+pub(crate) const SYMBOLS_CSV: &str = "symbol,sector\nAAPL,tech\nXOM,energy\nJPM,finance\n";
+
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
@@ -52,11 +55,7 @@ fn a_distributed_map_reads_a_csv_under_the_s3_root_and_writes_its_results_there(
     let dir = tempfile::tempdir().unwrap();
     let bucket = dir.path().join("s3/market");
     std::fs::create_dir_all(bucket.join("in")).unwrap();
-    std::fs::write(
-        bucket.join("in/symbols.csv"),
-        "symbol,sector\nAAPL,tech\nXOM,energy\nJPM,finance\n",
-    )
-    .unwrap();
+    std::fs::write(bucket.join("in/symbols.csv"), SYMBOLS_CSV).unwrap();
     std::fs::write(dir.path().join("sectors.asl.json"), DEFINITION).unwrap();
     let input = r#"{"bucket": "market", "key": "in/symbols.csv"}"#;
     let args = ["states", "run", "sectors.asl.json", "--input", input];

@@ -15,7 +15,7 @@ use screener_core::backtest::{SweepPlan, SweepRequest};
 
 use crate::analytics_cli::{assert_exit, screener, write_bars_csv};
 
-const SWEEP: &str = r#"
+pub(crate) const SWEEP: &str = r#"
 name = "test sweep"
 bars = "uploads/bars.csv"
 start = "2023-09-01"
@@ -60,7 +60,7 @@ conditions = ["no_such_metric < 5"]
 sort = { metric = "close" }
 "#;
 
-fn market(dir: &Path, sweep: &str) {
+pub(crate) fn market(dir: &Path, sweep: &str) {
     write_bars_csv(&dir.join("bars.csv"), 30, 500);
     std::fs::write(dir.join("sweep.toml"), sweep).unwrap();
 }

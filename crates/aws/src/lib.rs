@@ -10,6 +10,8 @@
 //! * [`SfnClient`]: start (reporting a run that already exists instead of failing), describe,
 //!   list and redrive state machine executions; [`SfnRerun`], the bot's
 //!   [`Rerun`](screener_core::ports::Rerun) on it.
+//! * [`S3Objects`] (feature `object-store`): the ASL interpreter's object store on S3, for the
+//!   CLI's Distributed Map reader and writer.
 //! * [`aws_config`]: the shared SDK configuration, with an optional endpoint override (a
 //!   loopback server in tests).
 //!
@@ -17,6 +19,8 @@
 //! resolved on the first call.
 
 mod cloudwatch;
+#[cfg(feature = "object-store")]
+mod objects;
 mod rerun;
 mod s3;
 mod sdk_error;
@@ -24,6 +28,8 @@ mod sfn;
 mod ssm;
 
 pub use cloudwatch::{CloudWatchMetrics, ENVIRONMENT_DIMENSION, MAX_DATA_PER_CALL};
+#[cfg(feature = "object-store")]
+pub use objects::S3Objects;
 pub use rerun::SfnRerun;
 pub use s3::S3Store;
 pub use sfn::{Execution, SfnClient, SfnError, StartOutcome};

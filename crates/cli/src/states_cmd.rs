@@ -13,7 +13,8 @@
 //!
 //! A Distributed Map reads its `ItemReader` objects and writes its
 //! `ResultWriter` files through an object store: with `--s3-root DIR`,
-//! `s3://BUCKET/KEY` is the file `DIR/BUCKET/KEY`. `--history` prints the
+//! `s3://BUCKET/KEY` is the file `DIR/BUCKET/KEY`; with `--s3`, S3 itself
+//! through the AWS SDK. `--history` prints the
 //! execution's events, then each Map Run and each of its child executions
 //! with their own events.
 
@@ -60,8 +61,12 @@ pub enum StatesCommand {
         history: bool,
         /// A directory standing in for S3 (`s3://BUCKET/KEY` is DIR/BUCKET/KEY), where
         /// Distributed Maps read ItemReader objects and write ResultWriter files.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "s3")]
         s3_root: Option<PathBuf>,
+        /// Distributed Maps read and write `s3://` objects in S3 itself, through the AWS SDK
+        /// (credentials, region and AWS_ENDPOINT_URL from the environment, as the AWS CLI).
+        #[arg(long)]
+        s3: bool,
         /// A DefinitionSubstitutions value, `Name=Value` (repeatable).
         #[arg(long = "sub", value_name = "NAME=VALUE")]
         substitutions: Vec<String>,
@@ -87,8 +92,11 @@ pub enum StatesCommand {
         #[arg(long)]
         history: bool,
         /// A directory standing in for S3 (`s3://BUCKET/KEY` is DIR/BUCKET/KEY).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "s3")]
         s3_root: Option<PathBuf>,
+        /// `s3://` objects in S3 itself, through the AWS SDK.
+        #[arg(long)]
+        s3: bool,
     },
 }
 
@@ -113,6 +121,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
             input,
             history,
             s3_root,
+            s3,
             substitutions,
             name,
             record,
@@ -131,7 +140,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                     return ExitCode::from(2);
                 }
             };
-            let object_store = match store_at(s3_root) {
+            let object_store = match store_at(s3_root, s3).await {
                 Ok(store) => store,
                 Err(msg) => {
                     eprintln!("{msg}");
@@ -170,6 +179,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
             file,
             history,
             s3_root,
+            s3,
         } => {
             let saved: SavedExecution = match std::fs::read_to_string(&file)
                 .map_err(|e| e.to_string())
@@ -188,7 +198,7 @@ pub async fn run(cmd: StatesCommand, invoker: Arc<dyn TaskInvoker>) -> ExitCode 
                     return ExitCode::from(2);
                 }
             };
-            let object_store = match store_at(s3_root) {
+            let object_store = match store_at(s3_root, s3).await {
                 Ok(store) => store,
                 Err(msg) => {
                     eprintln!("{msg}");
@@ -240,11 +250,17 @@ fn finish(execution: Execution, history: bool) -> ExitCode {
     code
 }
 
-/// The store `--s3-root DIR` names, if any.
-fn store_at(s3_root: Option<PathBuf>) -> Result<Option<Arc<dyn ObjectStore>>, String> {
+/// The object store `--s3-root DIR` or `--s3` names, if any.
+async fn store_at(
+    s3_root: Option<PathBuf>,
+    s3: bool,
+) -> Result<Option<Arc<dyn ObjectStore>>, String> {
     match s3_root {
         Some(dir) if !dir.is_dir() => Err(format!("--s3-root {}: not a directory", dir.display())),
         Some(dir) => Ok(Some(Arc::new(DirectoryStore::new(dir)))),
+        None if s3 => Ok(Some(Arc::new(screener_aws::S3Objects::from_config(
+            screener_composition::aws().await,
+        )))),
         None => Ok(None),
     }
 }

@@ -102,9 +102,7 @@ pub async fn run_sweep(
     let options = ExecutionOptions {
         execution_name: execution_name.clone(),
         state_machine_name: "screener-backtest".into(),
-        object_store: Some(Arc::new(StoreObjects {
-            store: deps.store.clone(),
-        })),
+        object_store: Some(object_store(&config, deps.store.clone()).await),
         ..Default::default()
     };
     let execution = run(
@@ -265,16 +263,23 @@ impl TaskInvoker for ProgressInvoker {
     }
 }
 
-/// A stand-in ETag (a hash of the body): nothing in this workflow compares them.
-fn etag(body: &[u8]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut h);
-    format!("\"{:016x}\"", h.finish())
+/// Where the Distributed Map reads and writes `s3://BUCKET/KEY`: S3 itself through the SDK when
+/// the store is in S3 (the plan names the store's bucket and full keys, as in AWS), else the
+/// local store.
+async fn object_store(
+    config: &screener_core::config::Config,
+    store: Arc<dyn Store>,
+) -> Arc<dyn ObjectStore> {
+    match config.store {
+        screener_core::config::StoreLocation::S3 { .. } => Arc::new(
+            screener_aws::S3Objects::from_config(screener_composition::aws().await),
+        ),
+        screener_core::config::StoreLocation::Dir(_) => Arc::new(StoreObjects { store }),
+    }
 }
 
-/// The Distributed Map's S3 on the local store: any bucket is the store (a local plan names
-/// `screener_core::backtest::LOCAL_BUCKET`).
+/// The Distributed Map's S3 on a local directory store: any bucket is the store (a local plan
+/// names `screener_core::backtest::LOCAL_BUCKET`).
 struct StoreObjects {
     store: Arc<dyn Store>,
 }
@@ -319,7 +324,7 @@ impl ObjectStore for StoreObjects {
             let body = self.get(bucket, &key).await?;
             out.push(ObjectSummary {
                 size: body.len() as u64,
-                etag: etag(&body),
+                etag: screener_states::etag(&body),
                 last_modified: chrono::Utc::now(),
                 key,
             });

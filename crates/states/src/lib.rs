@@ -69,7 +69,7 @@ pub use history::{HistoryEvent, Observer, RETRY_SCHEDULED};
 pub use invoker::{TaskCall, TaskFailure, TaskInvoker};
 pub use map_run::{ChildExecution, ChildStatus, MapRun, MapRunStatus};
 pub use redrive::{ExecutionRecord, RedriveError, ResumePoint, redrive};
-pub use store::{DirectoryStore, MemoryStore, ObjectStore, ObjectSummary, StoreError};
+pub use store::{DirectoryStore, MemoryStore, ObjectStore, ObjectSummary, StoreError, etag};
 pub use substitute::substitute;
 pub use test_state::{
     InspectionLevel, Mock, TestStateRequest, TestStateResult, TestStatus, test_state,

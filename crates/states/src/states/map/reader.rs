@@ -140,7 +140,7 @@ impl Reading {
         };
         let store = store.ok_or_else(|| {
             reader_failed(
-                "no object store: the local interpreter reads ItemReader objects from the store its caller gives it (screener states run --s3-root DIR)",
+                "no object store: the local interpreter reads ItemReader objects from the store its caller gives it (screener states run --s3-root DIR, or --s3 for S3 itself)",
             )
         })?;
         let bucket = self.parameter("Bucket")?;

@@ -138,7 +138,7 @@ impl Output {
         let store = store.ok_or_else(|| {
             Fault::new(
                 RESULT_WRITER_FAILED,
-                "no object store: the local interpreter writes ResultWriter objects to the store its caller gives it (screener states run --s3-root DIR)",
+                "no object store: the local interpreter writes ResultWriter objects to the store its caller gives it (screener states run --s3-root DIR, or --s3 for S3 itself)",
             )
         })?;
         let run_id = run.map_run_arn.rsplit(':').next().unwrap_or_default();
