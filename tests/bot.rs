@@ -398,3 +398,136 @@ async fn the_bot_answers_from_a_real_run() {
         "{reply}"
     );
 }
+
+/// `/backtest` through the real `screener bot serve`: the local backtest workflow runs in the
+/// background on the bot's store, and its last step tells the chat, through the Telegram Bot
+/// API at `TELEGRAM_API_URL`, the ranking and the report (or, for a period without bars, the
+/// error the state machine caught); `/status` follows it.
+#[test]
+fn the_local_bot_runs_a_backtest_and_tells_the_chat_when_it_ends() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const CHAT: i64 = 4242;
+    const SECRET: &str = "bot-e2e-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(store.join("uploads")).unwrap();
+    crate::analytics_cli::write_bars_csv(&store.join("uploads/bars.csv"), 30, 500);
+    let (telegram, received) = fake_telegram();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_screener"))
+        .args(["bot", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&store)
+        .env_remove("SCREENER_STORE")
+        .env_remove("SCREENER_SCREENS_FILE")
+        .env_remove("SCREENER_BACKTEST_BARS")
+        .env("TELEGRAM_SECRET_TOKEN", SECRET)
+        .env("TELEGRAM_ALLOWED_CHAT_IDS", CHAT.to_string())
+        .env("TELEGRAM_BOT_TOKEN", "1:e2e")
+        .env("TELEGRAM_API_URL", telegram.url())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _running = crate::dashboard::Running(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines.next().expect("screener bot serve ended").unwrap();
+        if let Some(rest) = line.strip_prefix("screener bot: POST http://") {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining the server's log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+
+    let mut update_id = 0;
+    let mut say = |text: &str| -> String {
+        update_id += 1;
+        let update = json!({
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 1_750_000_000,
+                "chat": {"id": CHAT, "type": "private"},
+                "from": {"id": CHAT, "is_bot": false, "first_name": "Test"},
+                "text": text,
+            }
+        });
+        let (status, _, body) = crate::dashboard::http(
+            addr,
+            "POST",
+            "/webhook",
+            &[
+                ("content-type", "application/json"),
+                ("x-telegram-bot-api-secret-token", SECRET),
+            ],
+            &serde_json::to_vec(&update).unwrap(),
+        );
+        assert_eq!(status, 200, "{text}");
+        let reply: Value = serde_json::from_slice(&body).unwrap();
+        reply["text"].as_str().unwrap_or_default().to_string()
+    };
+    // The first message sent through the Bot API (not a webhook reply) containing `needle`.
+    let wait_for = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let found = received.lock().unwrap().iter().find_map(|m| {
+                let text = m["text"].as_str()?;
+                (m["chat_id"] == CHAT && text.contains(needle)).then(|| text.to_string())
+            });
+            if let Some(text) = found {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no message with {needle:?}: {:?}",
+                received.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let started = say("/backtest deepest_drawdown 1 2024-11-29");
+    assert!(started.starts_with("Started a backtest of <b>deepest_drawdown</b> from 2023-11-29 to 2024-11-29 on <code>uploads/bars.csv</code>"), "{started}");
+    let finished = wait_for("finished</b>");
+    assert!(
+        finished.starts_with("<b>Backtest bot-4242-deepest_drawdown-"),
+        "{finished}"
+    );
+    assert!(
+        finished.contains("<pre>1 variants ranked by sharpe; 0 of 1 items failed\n\nrank"),
+        "{finished}"
+    );
+    assert!(
+        finished.contains("  #1  v001     deepest_drawdown  every=5 cost=10"),
+        "{finished}"
+    );
+    let report = finished
+        .split("Report: <code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .unwrap_or_else(|| panic!("no report path in {finished}"));
+    assert!(Path::new(report).is_file(), "{report}");
+    assert!(report.ends_with("report.html"), "{report}");
+    // The local run is followed until the end.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = say("/status");
+        if status.contains("finished; the report is") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // No bar in the period: every item fails, the Map fails, and the chat hears why.
+    let started = say("/backtest deepest_drawdown 1 2020-06-30");
+    assert!(started.starts_with("Started"), "{started}");
+    let failed = wait_for("failed</b>");
+    assert!(
+        failed.contains("States.ExceedToleratedFailureThreshold"),
+        "{failed}"
+    );
+}

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const DATES: [&str; 3] = ["2025-06-11", "2025-06-12", "2025-06-13"];
 
 /// A child process ended when the test ends, pass or fail.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -43,7 +43,7 @@ fn screener(dir: &Path, args: &[&str]) {
 }
 
 /// One HTTP/1.1 request over a fresh connection: status, headers (lower-case names), body.
-fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,

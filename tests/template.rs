@@ -451,7 +451,8 @@ fn the_lifecycle_and_the_policies_cover_the_storage_layout_the_code_writes() {
 
 /// No wildcard actions; `*` resources only where AWS allows nothing narrower, and then with a
 /// condition; SSM only under /screener/; PutMetricData only in our namespace;
-/// states:StartExecution only on this state machine.
+/// states:StartExecution only on the daily state machine, the backtest machine's own children,
+/// and the backtest machine for the bot's /backtest.
 #[test]
 fn iam_policies_are_least_privilege() {
     let template = template();
@@ -528,13 +529,23 @@ fn iam_policies_are_least_privilege() {
                         && text.ends_with(&format!(":stateMachine:{backtest_name}"));
                     let own_children = name == BACKTEST
                         && text.ends_with(&format!(":execution:{backtest_name}/*"));
+                    // The bot's /backtest starts the backtest machine and follows its runs.
+                    let bot = name == "BotFunction";
+                    let bot_backtest = bot && resource["Ref"] == BACKTEST;
+                    let bot_backtest_runs =
+                        bot && sub_references(resource).contains(&format!("{BACKTEST}.Name"));
                     assert!(
-                        direct || executions || own_machine || own_children,
-                        "{name}: {actions:?} on {resource}, not only on {DAILY} or, for {BACKTEST}, itself"
+                        direct
+                            || executions
+                            || own_machine
+                            || own_children
+                            || bot_backtest
+                            || bot_backtest_runs,
+                        "{name}: {actions:?} on {resource}, not only on {DAILY} or, for {BACKTEST}, itself (or, for the bot, {BACKTEST})"
                     );
                     if actions.contains(&"states:StartExecution") {
                         assert!(
-                            direct || own_machine,
+                            direct || own_machine || bot_backtest,
                             "{name}: StartExecution on {resource}"
                         );
                     }

@@ -30,7 +30,7 @@ mod ssm;
 pub use cloudwatch::{CloudWatchMetrics, ENVIRONMENT_DIMENSION, MAX_DATA_PER_CALL};
 #[cfg(feature = "object-store")]
 pub use objects::S3Objects;
-pub use rerun::SfnRerun;
+pub use rerun::{SfnBacktests, SfnRerun};
 pub use s3::S3Store;
 pub use sfn::{Execution, SfnClient, SfnError, StartOutcome};
 pub use ssm::SsmSecrets;

@@ -4,9 +4,10 @@
 //! Configuration is the environment the Lambda gets, with the `TELEGRAM_*` variables standing
 //! in for the SSM parameters: `TELEGRAM_SECRET_TOKEN`, `TELEGRAM_ALLOWED_CHAT_IDS`,
 //! `TELEGRAM_ADMIN_CHAT_IDS`, `TELEGRAM_BOT_TOKEN` (for long replies) and `TELEGRAM_API_URL`.
-//! `/rerun` runs the workflow in-process on the same store.
+//! `/rerun` runs the workflow in-process on the same store, and so does `/backtest` with the
+//! backtest workflow.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,8 +18,11 @@ use async_trait::async_trait;
 use bot::BotDeps;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
+use screener_core::backtest::SweepRequest;
 use screener_core::config::Config;
-use screener_core::ports::{Rerun, RerunError, RerunOutcome, execution_name};
+use screener_core::ports::{
+    BacktestError, BacktestState, Backtests, Rerun, RerunError, RerunOutcome, execution_name,
+};
 use screener_core::workflow::WorkflowInput;
 use screener_states::ExecutionOptions;
 
@@ -101,8 +105,84 @@ impl Rerun for LocalRerun {
     }
 }
 
+/// `/backtest` on this machine: the backtest workflow runs in the background on the bot's
+/// store, through the same interpreter and handlers as `screener backtest --sweep`; its combine
+/// step tells the chat through the configured Telegram API. What is running is known to this
+/// process only: after a restart an earlier run is [`BacktestState::Unknown`].
+pub struct LocalBacktests {
+    config: Config,
+    runs: Arc<Mutex<HashMap<String, BacktestState>>>,
+}
+
+impl LocalBacktests {
+    pub fn new(config: Config) -> Self {
+        LocalBacktests {
+            config,
+            runs: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+#[async_trait]
+impl Backtests for LocalBacktests {
+    async fn start(&self, name: &str, request: &SweepRequest) -> Result<String, BacktestError> {
+        {
+            let mut runs = self.runs.lock().unwrap();
+            if runs.contains_key(name) {
+                return Err(BacktestError::AlreadyExists(name.to_string()));
+            }
+            runs.insert(name.to_string(), BacktestState::Running);
+        }
+        let deps = screener_composition::build_deps(&self.config)
+            .await
+            .map_err(|e| BacktestError::NotConfigured(e.to_string()))?;
+        let mut request = request.clone();
+        if request.max_concurrency == 0 {
+            request.max_concurrency = std::thread::available_parallelism().map_or(1, |n| n.get());
+        }
+        let (config, runs, name) = (self.config.clone(), self.runs.clone(), name.to_string());
+        tokio::spawn(async move {
+            let invoker = Arc::new(LocalInvoker { deps: deps.clone() });
+            let state = match crate::sweep_cmd::run_backtest_workflow(
+                &config, &deps, &request, &name, invoker,
+            )
+            .await
+            {
+                Ok(execution) => match execution.failure() {
+                    None => BacktestState::Succeeded,
+                    Some(failure) => BacktestState::Failed {
+                        error: failure.to_string(),
+                    },
+                },
+                Err(e) => BacktestState::Failed {
+                    error: e.to_string(),
+                },
+            };
+            match &state {
+                BacktestState::Failed { error } => {
+                    tracing::error!(backtest = %name, %error, "backtest failed")
+                }
+                _ => tracing::info!(backtest = %name, "backtest finished"),
+            }
+            runs.lock().unwrap().insert(name, state);
+        });
+        Ok("running in-process on this machine".into())
+    }
+
+    async fn state(&self, name: &str) -> Result<BacktestState, BacktestError> {
+        Ok(self
+            .runs
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or(BacktestState::Unknown))
+    }
+}
+
 /// The bot's dependencies for a local store directory (or `SCREENER_STORE`), built by the
-/// composition root as the Lambda's are; only `/rerun` differs (in-process, [`LocalRerun`]).
+/// composition root as the Lambda's are; only `/rerun` and `/backtest` differ (in-process,
+/// [`LocalRerun`], [`LocalBacktests`]).
 pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
     let config =
         crate::config_with(&[("SCREENER_STORE", data_dir.map(|d| d.display().to_string()))])?;
@@ -113,8 +193,10 @@ pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
         deps.notifier,
         screener_composition::build_brokerage(&config).await,
         Arc::new(LocalRerun::new(config.clone())),
-        config.bot,
-    ))
+        config.bot.clone(),
+    )
+    .with_backtests(Arc::new(LocalBacktests::new(config.clone())))
+    .with_screens(screener_composition::build_screen_specs(&config)?))
 }
 
 pub async fn run(command: BotCommand) -> anyhow::Result<ExitCode> {

@@ -14,7 +14,9 @@ use std::time::Instant;
 use anyhow::Context;
 use async_trait::async_trait;
 use screener_backtest::sweep::{SweepSummary, ranking_table};
+use screener_core::Deps;
 use screener_core::backtest::{CombineOutput, SweepRequest};
+use screener_core::config::Config;
 use screener_core::ports::{Store, StoreError as PortError};
 use screener_states::{
     ExecutionOptions, ExecutionStatus, ObjectStore, ObjectSummary, StateMachine,
@@ -87,7 +89,6 @@ pub async fn run_sweep(
         request.max_concurrency,
         deps.store.locate(&request.bars)
     );
-    let definition = load_definition(BACKTEST_ASL)?;
     let progress = Arc::new(SweepProgress {
         started: Instant::now(),
         batches: planned.items.len().div_ceil(request.items_per_batch),
@@ -99,19 +100,8 @@ pub async fn run_sweep(
         inner: LocalInvoker { deps: deps.clone() },
         progress: progress.clone(),
     });
-    let options = ExecutionOptions {
-        execution_name: execution_name.clone(),
-        state_machine_name: "screener-backtest".into(),
-        object_store: Some(object_store(&config, deps.store.clone()).await),
-        ..Default::default()
-    };
-    let execution = run(
-        &definition,
-        serde_json::to_value(&request)?,
-        invoker,
-        options,
-    )
-    .await;
+    let execution =
+        run_backtest_workflow(&config, &deps, &request, &execution_name, invoker).await?;
     if execution.status != ExecutionStatus::Succeeded {
         eprintln!(
             "sweep FAILED after {:.1} s: {}: {}",
@@ -147,13 +137,25 @@ fn screener_backtest_plan_id(name: &str) -> String {
     }
 }
 
-async fn run(
-    definition: &StateMachine,
-    input: Value,
+/// Runs `statemachine/backtest.asl.json` on `request` in-process as `execution_name`, its
+/// Distributed Map on the store's objects: `screener backtest --sweep` and the local bot's
+/// `/backtest`.
+pub(crate) async fn run_backtest_workflow(
+    config: &Config,
+    deps: &Deps,
+    request: &SweepRequest,
+    execution_name: &str,
     invoker: Arc<dyn TaskInvoker>,
-    options: ExecutionOptions,
-) -> screener_states::Execution {
-    screener_states::execute(definition, input, invoker, options).await
+) -> anyhow::Result<screener_states::Execution> {
+    let definition: StateMachine = load_definition(BACKTEST_ASL)?;
+    let options = ExecutionOptions {
+        execution_name: execution_name.to_string(),
+        state_machine_name: "screener-backtest".into(),
+        object_store: Some(object_store(config, deps.store.clone()).await),
+        ..Default::default()
+    };
+    let input = serde_json::to_value(request)?;
+    Ok(screener_states::execute(&definition, input, invoker, options).await)
 }
 
 /// Counts shards as they end and says so.

@@ -17,16 +17,17 @@ use screener_alpaca::brokerage::AlpacaBrokerage;
 use screener_alpaca::config::{KEY_ID_VARIABLE, SECRET_KEY_VARIABLE};
 use screener_alpaca::history::StoredHistory;
 use screener_alpaca::{Alpaca, AlpacaConfig, CredentialSource};
-use screener_aws::{CloudWatchMetrics, S3Store, SfnClient, SfnRerun, SsmSecrets};
+use screener_aws::{CloudWatchMetrics, S3Store, SfnBacktests, SfnClient, SfnRerun, SsmSecrets};
 use screener_core::Deps;
+use screener_core::backtest::ScreenSpec;
 use screener_core::config::{Config, MetricsChoice, SecretsChoice, SourceChoice, StoreLocation};
 use screener_core::csv_source::CsvMarket;
 use screener_core::local::{
-    BrokerageNotConfigured, DirStore, EnvSecrets, FakeBrokerage, LogMetrics, MarketBars,
-    RerunNotConfigured,
+    BacktestsNotConfigured, BrokerageNotConfigured, DirStore, EnvSecrets, FakeBrokerage,
+    LogMetrics, MarketBars, RerunNotConfigured,
 };
 use screener_core::ports::{
-    BarSource, Brokerage, MarketData, Metrics, Notifier, Rerun, Secrets, Store,
+    Backtests, BarSource, Brokerage, MarketData, Metrics, Notifier, Rerun, Secrets, Store,
 };
 use screener_core::synthetic::SyntheticMarket;
 use screener_core::workflow::error_names::CONFIG_INVALID;
@@ -223,6 +224,34 @@ pub async fn build_rerun(config: &Config) -> Arc<dyn Rerun> {
             "SCREENER_STATE_MACHINE_ARN is not set".into(),
         )),
     }
+}
+
+/// The bot's `/backtest`: the deployed backtest state machine
+/// (`SCREENER_BACKTEST_STATE_MACHINE_ARN`) through Step Functions, else a refusal saying it is
+/// not configured. (`screener bot serve` runs the workflow in-process instead.)
+pub async fn build_backtests(config: &Config) -> Arc<dyn Backtests> {
+    match &config.backtest_state_machine_arn {
+        Some(arn) => Arc::new(SfnBacktests {
+            client: SfnClient::from_config(aws().await),
+            state_machine_arn: arn.clone(),
+        }),
+        None => Arc::new(BacktestsNotConfigured(
+            "SCREENER_BACKTEST_STATE_MACHINE_ARN is not set".into(),
+        )),
+    }
+}
+
+/// The screens `/backtest` offers: the configured screens file (`SCREENER_SCREENS_FILE`), else
+/// the embedded default, as the daily run screens.
+pub fn build_screen_specs(config: &Config) -> Result<Vec<ScreenSpec>, WiringError> {
+    let text = match &config.settings.screens_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            WiringError::Unsupported(format!("screens file {}: {e}", path.display()))
+        })?,
+        None => screener_core::backtest::DEFAULT_SCREENS_TOML.to_string(),
+    };
+    screener_core::backtest::screen_specs(&text)
+        .map_err(|e| WiringError::Unsupported(format!("screens file: {e}")))
 }
 
 /// The Lambda error for a step failure: its type is the stable name `Retry`/`Catch` match.

@@ -90,6 +90,10 @@ pub struct SweepRequest {
     /// Thresholds to sweep; a screen without a grid runs as written.
     #[serde(default)]
     pub grid: Vec<GridAxis>,
+    /// A Telegram chat told how the sweep ended (the bot's `/backtest` sets it): combine sends
+    /// the ranking and the report's link, a failure its error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_chat: Option<i64>,
 }
 
 fn default_every() -> Vec<usize> {
@@ -365,7 +369,44 @@ fn threshold_of(condition: &str) -> Option<(&str, &str, f64)> {
     rhs.parse::<f64>().ok().map(|v| (metric, op, v))
 }
 
+/// The sweep's id: the execution's name, kept to the characters a store key and an S3
+/// prefix take without escaping.
+pub fn sweep_id(execution_name: &str) -> String {
+    execution_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 impl SweepRequest {
+    /// A backtest of one screen as written, with the defaults a sweep file would get: the
+    /// request the bot's `/backtest` sends.
+    pub fn for_screen(screen: ScreenSpec, bars: String, start: NaiveDate, end: NaiveDate) -> Self {
+        SweepRequest {
+            name: Some(screen.name.clone()),
+            bars,
+            start,
+            end,
+            every: default_every(),
+            cost_bps: default_cost_bps(),
+            horizons: default_horizons(),
+            walk_forward: 0,
+            rank_by: RankMetric::default(),
+            tolerated_failure_percent: default_tolerated(),
+            items_per_batch: default_items_per_batch(),
+            max_concurrency: 0,
+            screen: vec![screen],
+            grid: Vec::new(),
+            notify_chat: None,
+        }
+    }
+
     /// The periods items run over: the whole range, or each walk-forward window's halves.
     pub fn periods(&self) -> Result<Vec<Period>, SweepError> {
         if self.end < self.start {
@@ -597,6 +638,9 @@ pub struct PlanOutput {
     pub items_per_batch: usize,
     pub tolerated_failure_percent: f64,
     pub max_concurrency: usize,
+    /// The request's [`SweepRequest::notify_chat`], for combine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_chat: Option<i64>,
 }
 
 /// BacktestShard's input: a batch of items (`ItemBatcher`'s shape).
@@ -641,6 +685,57 @@ pub struct CombineInput {
     /// The Map Run's output (`MapRunArn`, `ResultWriterDetails`), kept for the record.
     #[serde(default)]
     pub map_run: serde_json::Value,
+}
+
+/// What the state machine's failure path gives combine (`TellFailure`): the chat to tell, the
+/// execution, and the `Catch`'s error output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailureNotice {
+    pub notify_chat: i64,
+    pub execution_name: String,
+    pub failure: CaughtError,
+}
+
+/// A `Catch`'s error output (`ResultPath` of a caught error).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// BacktestCombine's input: the Map Run to combine, or (on the failure path) a chat to tell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CombineRequest {
+    Combine(Box<CombineInput>),
+    TellFailure(FailureNotice),
+}
+
+/// BacktestCombine's answer: the combined sweep, or that the chat was told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CombineAnswer {
+    Combined(CombineOutput),
+    Told { told: i64 },
+}
+
+/// The default screens (`screens.toml` at the repository's top), embedded for the bot's
+/// `/backtest`, which links no polars. `screener_analytics::DEFAULT_SCREENS_TOML` embeds the
+/// same file for the screen step (analytics depends on no crate of ours).
+pub const DEFAULT_SCREENS_TOML: &str = include_str!("../../../screens.toml");
+
+/// The screens of a `screens.toml`.
+pub fn screen_specs(text: &str) -> Result<Vec<ScreenSpec>, String> {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        screen: Vec<ScreenSpec>,
+    }
+    toml::from_str::<File>(text)
+        .map(|f| f.screen)
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

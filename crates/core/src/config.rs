@@ -167,6 +167,9 @@ pub struct BotSettings {
     pub stale_after_sessions: usize,
     /// Rows `/screen` and `/drawdown` show at most.
     pub max_rows: usize,
+    /// The store key of the bars file `/backtest` runs on (`SCREENER_BACKTEST_BARS`); unset,
+    /// the last file under `uploads/`.
+    pub backtest_bars: Option<String>,
 }
 
 impl Default for BotSettings {
@@ -180,6 +183,7 @@ impl Default for BotSettings {
             results_check_interval: Duration::from_secs(30),
             stale_after_sessions: 1,
             max_rows: 200,
+            backtest_bars: None,
         }
     }
 }
@@ -226,6 +230,7 @@ impl BotSettings {
             })?;
             settings.results_check_interval = Duration::from_secs(secs);
         }
+        settings.backtest_bars = get("SCREENER_BACKTEST_BARS").map(str::to_string);
         if let Some(v) = get("SCREENER_BOT_STALE_SESSIONS") {
             settings.stale_after_sessions = v.parse().map_err(|_| {
                 ConfigError::new("SCREENER_BOT_STALE_SESSIONS", v, "expected a whole number")
@@ -250,6 +255,8 @@ pub struct Config {
     pub fake_brokerage: bool,
     /// `SCREENER_STATE_MACHINE_ARN`: the workflow the bot's `/rerun` starts.
     pub state_machine_arn: Option<String>,
+    /// `SCREENER_BACKTEST_STATE_MACHINE_ARN`: the backtest workflow the bot's `/backtest` starts.
+    pub backtest_state_machine_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -424,6 +431,8 @@ impl Config {
             alpaca_key_pair: alpaca_credentials,
             fake_brokerage: get("SCREENER_BOT_FAKE_BROKERAGE") == Some("1"),
             state_machine_arn: get("SCREENER_STATE_MACHINE_ARN").map(str::to_string),
+            backtest_state_machine_arn: get("SCREENER_BACKTEST_STATE_MACHINE_ARN")
+                .map(str::to_string),
         })
     }
 }

@@ -409,6 +409,28 @@ impl Rerun for RerunNotConfigured {
     }
 }
 
+/// Backtests where no workflow is configured: says why on every call.
+#[derive(Debug, Clone)]
+pub struct BacktestsNotConfigured(pub String);
+
+#[async_trait]
+impl crate::ports::Backtests for BacktestsNotConfigured {
+    async fn start(
+        &self,
+        _name: &str,
+        _request: &crate::backtest::SweepRequest,
+    ) -> Result<String, crate::ports::BacktestError> {
+        Err(crate::ports::BacktestError::NotConfigured(self.0.clone()))
+    }
+
+    async fn state(
+        &self,
+        _name: &str,
+    ) -> Result<crate::ports::BacktestState, crate::ports::BacktestError> {
+        Err(crate::ports::BacktestError::NotConfigured(self.0.clone()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -407,6 +407,46 @@ pub trait Rerun: Send + Sync {
     async fn rerun(&self, date: Option<NaiveDate>) -> Result<RerunOutcome, RerunError>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Backtests
+
+/// Where a backtest workflow execution is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BacktestState {
+    Running,
+    Succeeded,
+    /// Failed, timed out or aborted: the error name and cause, as far as known.
+    Failed {
+        error: String,
+    },
+    /// Not known here (say a local bot that restarted since it started the run).
+    Unknown,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error("backtests are not configured here: {0}")]
+    NotConfigured(String),
+    #[error("an execution named {0} already exists")]
+    AlreadyExists(String),
+    #[error("the backtest workflow could not be reached: {0}")]
+    Failed(String),
+}
+
+/// The backtest workflow (`statemachine/backtest.asl.json`), started for the bot's
+/// `/backtest`: a Step Functions execution in AWS, an in-process run locally.
+#[async_trait]
+pub trait Backtests: Send + Sync {
+    /// Starts the workflow on `request` as the execution `name`; returns where to follow it.
+    async fn start(
+        &self,
+        name: &str,
+        request: &crate::backtest::SweepRequest,
+    ) -> Result<String, BacktestError>;
+    /// Where the execution `name` is.
+    async fn state(&self, name: &str) -> Result<BacktestState, BacktestError>;
+}
+
 /// The execution name for a re-run requested today: `rerun-2025-06-13-on-20251114`
 /// (`rerun-latest-on-...` without a date). Step Functions refuses a second execution of the
 /// same name (for 90 days), which makes repeated requests on one day harmless while still

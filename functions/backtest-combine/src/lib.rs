@@ -3,14 +3,111 @@
 //! publishes `backtests/<id>/`: `summary.json` (the ranking, in and out of sample per
 //! window), `ranking.csv`, `equity.csv` and `report.html`.
 
+use std::time::Duration;
+
 use screener_backtest::render_sweep_report;
-use screener_backtest::sweep::{FailedItem, SweepSummary, equity_csv, summarize};
+use screener_backtest::sweep::{FailedItem, SweepSummary, equity_csv, ranking_table, summarize};
 use screener_core::Deps;
-use screener_core::backtest::{CombineInput, CombineOutput, ItemResult, SweepPlan, WorkItem, keys};
+use screener_core::backtest::{
+    CombineAnswer, CombineInput, CombineOutput, CombineRequest, FailureNotice, ItemResult,
+    SweepPlan, WorkItem, keys,
+};
+use screener_core::html::escape;
+use screener_core::ports::Notification;
 use screener_core::workflow::StepError;
 use serde::Deserialize;
 
-pub async fn handle(input: CombineInput, deps: &Deps) -> Result<CombineOutput, StepError> {
+/// How long the report link in a chat message works (a presigned S3 GET).
+pub const REPORT_LINK_VALIDITY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Ranking rows a chat message shows at most.
+const MESSAGE_ROWS: usize = 10;
+
+/// Combines a finished Map Run and tells the sweep's chat, if it has one; on the state
+/// machine's failure path, only tells the chat.
+pub async fn handle(input: CombineRequest, deps: &Deps) -> Result<CombineAnswer, StepError> {
+    match input {
+        CombineRequest::Combine(input) => {
+            let chat = input.plan.notify_chat;
+            let (output, summary) = combine(*input, deps).await?;
+            if let Some(chat) = chat {
+                let link = deps
+                    .store
+                    .download_link(&output.report_key, REPORT_LINK_VALIDITY)
+                    .await
+                    .unwrap_or_else(|_| output.report.clone());
+                tell(deps, chat, finished_message(&output, &summary, &link)).await;
+            }
+            Ok(CombineAnswer::Combined(output))
+        }
+        CombineRequest::TellFailure(notice) => {
+            tell(deps, notice.notify_chat, failed_message(&notice)).await;
+            Ok(CombineAnswer::Told {
+                told: notice.notify_chat,
+            })
+        }
+    }
+}
+
+/// Sends one message. The sweep's outcome does not depend on it: a chat that cannot be reached
+/// is logged, and the results stay in the store.
+async fn tell(deps: &Deps, chat: i64, html: String) {
+    match deps
+        .notifier
+        .send(vec![Notification::new(chat, html)])
+        .await
+    {
+        Ok(outcomes) => {
+            for (chat, delivery) in outcomes {
+                tracing::info!(chat, ?delivery, "told the chat how the sweep ended");
+            }
+        }
+        Err(error) => tracing::error!(chat, %error, "could not tell the chat how the sweep ended"),
+    }
+}
+
+/// The chat message for a finished sweep: counts, the top of the ranking, the report's link.
+pub fn finished_message(output: &CombineOutput, summary: &SweepSummary, link: &str) -> String {
+    // The table opens with its counts line and a blank line, then the header and the rows.
+    let table = ranking_table(summary);
+    let mut lines: Vec<&str> = table.trim_matches('\n').lines().collect();
+    let shown = MESSAGE_ROWS + 3;
+    let more = lines.len().saturating_sub(shown);
+    lines.truncate(shown);
+    let mut text = format!(
+        "<b>Backtest {} finished</b>\n<pre>{}</pre>",
+        escape(&output.sweep_id),
+        escape(&lines.join("\n"))
+    );
+    if more > 0 {
+        text.push_str(&format!("\n…and {more} more in the report."));
+    }
+    let href = if link.starts_with("https://") || link.starts_with("http://") {
+        format!(
+            "<a href=\"{}\">report.html</a> (link valid 24 hours)",
+            escape(link)
+        )
+    } else {
+        format!("<code>{}</code>", escape(link))
+    };
+    text.push_str(&format!("\nReport: {href}"));
+    text
+}
+
+/// The chat message for a sweep that failed: the error the state machine caught.
+pub fn failed_message(notice: &FailureNotice) -> String {
+    format!(
+        "<b>Backtest {} failed</b>\n<code>{}</code>: {}",
+        escape(&notice.execution_name),
+        escape(&notice.failure.error),
+        escape(&notice.failure.cause)
+    )
+}
+
+async fn combine(
+    input: CombineInput,
+    deps: &Deps,
+) -> Result<(CombineOutput, SweepSummary), StepError> {
     let sweep_id = &input.plan.sweep_id;
     let plan_key = &input.plan.plan_key;
     let plan: SweepPlan = serde_json::from_slice(&deps.store.get(plan_key).await?)
@@ -76,7 +173,7 @@ pub async fn handle(input: CombineInput, deps: &Deps) -> Result<CombineOutput, S
     )
     .await?;
     tracing::info!(sweep = %sweep_id, variants = plan.variants.len(), failed = summary.failed.len(), "combined");
-    Ok(CombineOutput {
+    let output = CombineOutput {
         sweep_id: sweep_id.clone(),
         variants: plan.variants.len(),
         items: plan.items.len(),
@@ -89,7 +186,8 @@ pub async fn handle(input: CombineInput, deps: &Deps) -> Result<CombineOutput, S
         report: deps.store.locate(&report_key),
         summary_key,
         report_key,
-    })
+    };
+    Ok((output, summary))
 }
 
 async fn put(deps: &Deps, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StepError> {

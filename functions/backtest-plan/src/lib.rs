@@ -9,20 +9,7 @@ use screener_core::backtest::{
 use screener_core::ports::StoreError;
 use screener_core::workflow::StepError;
 
-/// The sweep's id: the execution's name, kept to the characters a store key and an S3
-/// prefix take without escaping.
-pub fn sweep_id(execution_name: &str) -> String {
-    execution_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
+pub use screener_core::backtest::sweep_id;
 
 pub async fn handle(input: PlanInput, deps: &Deps) -> Result<PlanOutput, StepError> {
     let request = input.request;
@@ -77,5 +64,6 @@ fn output(plan: &SweepPlan, plan_key: String, items_key: String, deps: &Deps) ->
         items_per_batch: request.items_per_batch,
         tolerated_failure_percent: request.tolerated_failure_percent,
         max_concurrency: request.max_concurrency,
+        notify_chat: request.notify_chat,
     }
 }

@@ -32,9 +32,11 @@ pub mod server;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use screener_core::backtest::{DEFAULT_SCREENS_TOML, ScreenSpec, screen_specs};
 use screener_core::config::BotSettings;
+use screener_core::local::BacktestsNotConfigured;
 use screener_core::ports::{
-    Brokerage, Notification, Notifier, Rerun, SecretString, Secrets, SecretsError, Store,
+    Backtests, Brokerage, Notification, Notifier, Rerun, SecretString, Secrets, SecretsError, Store,
 };
 use screener_telegram::api::{MAX_MESSAGE_CHARS, SendMessage, Update, split_message};
 use subtle::ConstantTimeEq;
@@ -165,6 +167,10 @@ pub struct BotDeps {
     pub notifier: Arc<dyn Notifier>,
     pub brokerage: Arc<dyn Brokerage>,
     pub rerun: Arc<dyn Rerun>,
+    /// `/backtest`: none configured until [`BotDeps::with_backtests`].
+    pub backtests: Arc<dyn Backtests>,
+    /// The screens `/backtest` offers: the embedded default until [`BotDeps::with_screens`].
+    pub screens: Vec<ScreenSpec>,
     pub settings: BotSettings,
     results: ResultsCache,
     seen: RecentIds,
@@ -186,9 +192,25 @@ impl BotDeps {
             notifier,
             brokerage,
             rerun,
+            backtests: Arc::new(BacktestsNotConfigured(
+                "no backtest workflow is configured".into(),
+            )),
+            screens: screen_specs(DEFAULT_SCREENS_TOML).expect("the embedded screens.toml parses"),
             settings,
             seen: RecentIds::new(),
         }
+    }
+
+    /// Where `/backtest` starts its workflow.
+    pub fn with_backtests(mut self, backtests: Arc<dyn Backtests>) -> Self {
+        self.backtests = backtests;
+        self
+    }
+
+    /// The screens `/backtest` offers.
+    pub fn with_screens(mut self, screens: Vec<ScreenSpec>) -> Self {
+        self.screens = screens;
+        self
     }
 
     /// The latest results (cached per container).

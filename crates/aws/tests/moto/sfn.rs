@@ -185,3 +185,50 @@ async fn a_failed_redrive_says_which_execution_and_why() {
     );
     assert!(!message.contains("ServiceError {"), "{message}");
 }
+
+/// The bot's `/backtest` on Step Functions: the sweep request is the execution's input, the
+/// state follows the execution, and a name already taken is refused.
+#[tokio::test]
+async fn backtests_start_with_the_request_as_input_and_follow_the_execution() {
+    use chrono::NaiveDate;
+    use screener_aws::SfnBacktests;
+    use screener_core::backtest::{DEFAULT_SCREENS_TOML, SweepRequest, screen_specs};
+    use screener_core::ports::{BacktestError, BacktestState, Backtests};
+
+    let Some(config) = crate::config().await else {
+        return;
+    };
+    let (sfn, machine) = state_machine(&config).await;
+    let backtests = SfnBacktests {
+        client: sfn.clone(),
+        state_machine_arn: machine.clone(),
+    };
+    let screen = screen_specs(DEFAULT_SCREENS_TOML).unwrap().remove(0);
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let mut request = SweepRequest::for_screen(
+        screen,
+        "uploads/bars.csv".into(),
+        day(2014, 1, 2),
+        day(2018, 12, 31),
+    );
+    request.notify_chat = Some(77);
+
+    let arn = backtests.start("bot-77-x", &request).await.unwrap();
+    assert!(arn.ends_with(":bot-77-x"), "{arn}");
+    let described = sfn.describe_execution(&arn).await.unwrap();
+    let input: SweepRequest = serde_json::from_str(described.input.as_deref().unwrap()).unwrap();
+    assert_eq!(input, request);
+    assert_eq!(
+        backtests.state("bot-77-x").await.unwrap(),
+        BacktestState::Running
+    );
+
+    assert!(matches!(
+        backtests.start("bot-77-x", &request).await,
+        Err(BacktestError::AlreadyExists(name)) if name == "bot-77-x"
+    ));
+    assert!(matches!(
+        backtests.state("never-started").await,
+        Err(BacktestError::Failed(_))
+    ));
+}

@@ -4,11 +4,13 @@
 //! [`COMMANDS`] is the one list of commands: [`run`] dispatches through it and [`help_text`]
 //! is written from it, so a command cannot answer without being in /help, nor be in /help
 //! without answering. The handlers live by group: `results` (the published run),
-//! `brokerage` (positions and account), `alerts` (alert subscriptions), `admin` (re-runs), `dashboard` (sign-in links to the web dashboard);
+//! `brokerage` (positions and account), `alerts` (alert subscriptions), `admin` (re-runs),
+//! `dashboard` (sign-in links to the web dashboard), `backtest` (the backtest workflow);
 //! `format` shows numbers, money, durations and links.
 
 mod admin;
 mod alerts;
+pub mod backtest;
 mod brokerage;
 mod dashboard;
 mod format;
@@ -155,7 +157,7 @@ pub static COMMANDS: &[Spec] = &[
             "",
             "the last run: when, how long, counts, failures, data source",
         )],
-        handler: Handler::Results(|index, r| results::status(index, r.deps)),
+        handler: Handler::Other(|r| Box::pin(status(r))),
     },
     Spec {
         name: "download",
@@ -183,6 +185,16 @@ pub static COMMANDS: &[Spec] = &[
             "a sign-in link to the web dashboard (works once, 10 minutes)",
         )],
         handler: Handler::Other(|r| Box::pin(dashboard::dashboard(r.chat, r.origin, r.deps))),
+    },
+    Spec {
+        name: "backtest",
+        aliases: &[],
+        group: Group::Results,
+        usage: &[usage(
+            "SCREEN [years] [end]",
+            "backtest a screen over the uploaded history (default 5 years to today); the results come here when it ends",
+        )],
+        handler: Handler::Other(|r| Box::pin(backtest::backtest(r.chat, &r.args, r.deps))),
     },
     Spec {
         name: "portfolio",
@@ -243,6 +255,19 @@ pub static COMMANDS: &[Spec] = &[
         handler: Handler::Other(|r| Box::pin(std::future::ready(help(r)))),
     },
 ];
+
+/// `/status`: the last run, and the chat's backtest if it has one.
+async fn status(r: &Request<'_>) -> String {
+    let mut text = match r.deps.results().await {
+        Ok(index) => results::status(&index, r.deps),
+        Err(e) => results::results_unavailable(&e),
+    };
+    if let Some(line) = backtest::status_line(r.chat, r.deps).await {
+        text.push_str("\n\n");
+        text.push_str(&line);
+    }
+    text
+}
 
 /// The command called `name` (lower case), by its name or an alias.
 pub fn find(name: &str) -> Option<&'static Spec> {

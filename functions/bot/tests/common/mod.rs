@@ -10,10 +10,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bot::BotDeps;
 use chrono::{NaiveDate, Utc};
+use screener_core::backtest::SweepRequest;
 use screener_core::config::BotSettings;
 use screener_core::local::{DirStore, FakeBrokerage};
 use screener_core::ports::{
-    Brokerage, Rerun, RerunError, RerunOutcome, SecretString, Secrets, SecretsError, execution_name,
+    BacktestError, BacktestState, Backtests, Brokerage, Rerun, RerunError, RerunOutcome,
+    SecretString, Secrets, SecretsError, execution_name,
 };
 use screener_telegram::TelegramNotifier;
 use screener_telegram::api::SendLimits;
@@ -199,6 +201,44 @@ pub fn run_date() -> NaiveDate {
     )
 }
 
+/// A backtest workflow that records what it was asked to start and answers the state a test
+/// sets (running until told otherwise).
+#[derive(Default)]
+pub struct ScriptedBacktests {
+    pub started: Mutex<Vec<(String, SweepRequest)>>,
+    pub states: Mutex<HashMap<String, BacktestState>>,
+}
+
+impl ScriptedBacktests {
+    pub fn finish(&self, name: &str, state: BacktestState) {
+        self.states.lock().unwrap().insert(name.to_string(), state);
+    }
+}
+
+#[async_trait]
+impl Backtests for ScriptedBacktests {
+    async fn start(&self, name: &str, request: &SweepRequest) -> Result<String, BacktestError> {
+        self.started
+            .lock()
+            .unwrap()
+            .push((name.to_string(), request.clone()));
+        self.finish(name, BacktestState::Running);
+        Ok(format!(
+            "arn:aws:states:us-east-1:123456789012:execution:backtest:{name}"
+        ))
+    }
+
+    async fn state(&self, name: &str) -> Result<BacktestState, BacktestError> {
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or(BacktestState::Unknown))
+    }
+}
+
 /// A bot on a fixture run, served over loopback HTTP, with a fake Telegram API.
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -218,6 +258,8 @@ pub struct Options {
     pub allow_list: Option<String>,
     /// The brokerage behind /portfolio, /account, /monitor (default: the demo fake).
     pub brokerage: Option<Arc<dyn Brokerage>>,
+    /// The workflow behind /backtest (default: not configured).
+    pub backtests: Option<Arc<dyn Backtests>>,
 }
 
 impl Default for Options {
@@ -227,6 +269,7 @@ impl Default for Options {
             publish: true,
             allow_list: Some(format!("{ALLOWED}, {ADMIN}")),
             brokerage: None,
+            backtests: None,
         }
     }
 }
@@ -260,7 +303,7 @@ impl World {
             &settings.params.bot_token,
         )
         .with_limits(quick_limits());
-        let deps = Arc::new(BotDeps::new(
+        let deps = BotDeps::new(
             store.clone(),
             Arc::new(secrets.clone()),
             Arc::new(notifier),
@@ -269,7 +312,11 @@ impl World {
                 .unwrap_or_else(|| Arc::new(FakeBrokerage::demo())),
             rerun.clone(),
             settings,
-        ));
+        );
+        let deps = Arc::new(match options.backtests {
+            Some(backtests) => deps.with_backtests(backtests),
+            None => deps,
+        });
         let (addr, _server) = bot::server::spawn("127.0.0.1:0".parse().unwrap(), deps.clone())
             .await
             .unwrap();
