@@ -1,14 +1,17 @@
 //! `lambda-bench`: cold start, peak memory and deployment size of every function binary.
 //!
 //! ```text
-//! cargo build --release -p fetch-universe -p fetch-bars -p validate -p screen -p publish -p bot
+//! cargo build --release -p fetch-universe -p fetch-bars -p validate -p screen -p publish -p bot \
+//!     -p web -p backtest-plan -p backtest-shard -p backtest-combine
 //! cargo run --release -p screener-lambda-harness -- --bin-dir target/release
 //! cargo run --release -p screener-lambda-harness -- --bin-dir target/release --aws-endpoint http://127.0.0.1:PORT
 //! ```
 //!
-//! Each function binary (the five steps and the Telegram bot) is started `--runs` times as a
-//! fresh process (a cold start every time) behind a loopback Lambda Runtime API and given its
-//! `events/` file; the bot gets `bot-apigw.json` and answers from what the steps published.
+//! Each function binary (the five steps, the Telegram bot, the dashboard and the three backtest
+//! functions) is started `--runs` times as a fresh process (a cold start every time) behind a
+//! loopback Lambda Runtime API and given its `events/` file; the bot gets `bot-apigw.json` and
+//! answers from what the steps published; the backtest functions run on a 30-symbol bars file
+//! put at `uploads/bars.csv`.
 //! Measured per start:
 //!
 //! * init: from spawning the process to its first `GET .../invocation/next`;
@@ -34,7 +37,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use screener_lambda_harness::function::{
-    BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, WEB, binary, bot_environment, event_file,
+    BACKTEST_STEPS, BIN_DIR_VARIABLE, BOT, FUNCTIONS, FunctionProcess, WEB, binary,
+    bot_environment, event_file,
 };
 use screener_lambda_harness::runtime_api::Outcome;
 use serde_json::Value;
@@ -103,16 +107,40 @@ struct Row {
     zipped_bytes: u64,
 }
 
+/// The bars file the backtest functions' events name (`events/backtest-plan.json`), as the
+/// Lambda binary tests write it.
+const BARS_KEY: &str = "uploads/bars.csv";
+const BARS_SYMBOLS: usize = 30;
+const BARS_DAYS: usize = 500;
+
+/// Every function binary: the daily workflow's, the bot, the dashboard, then the backtest
+/// workflow's, each group in the order its `events/` files chain.
+fn all_functions() -> Vec<&'static str> {
+    FUNCTIONS
+        .iter()
+        .chain(BACKTEST_STEPS.iter())
+        .copied()
+        .collect()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let options = options()?;
     let store_dir = tempfile::tempdir()?;
+    let everything = all_functions();
     // Every function's environment: the same except the bot's secrets.
     let env: BTreeMap<&str, BTreeMap<String, String>> = match &options.aws_endpoint {
         None => {
             let env = local_env(store_dir.path());
-            FUNCTIONS
-                .into_iter()
+            std::fs::create_dir_all(store_dir.path().join("uploads"))?;
+            screener_test_support::bars::write_bars_csv(
+                &store_dir.path().join(BARS_KEY),
+                BARS_SYMBOLS,
+                BARS_DAYS,
+            );
+            everything
+                .iter()
+                .copied()
                 .map(|f| {
                     let mut env = env.clone();
                     if f == BOT || f == WEB {
@@ -124,21 +152,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(endpoint) => {
             let env = aws_env(endpoint).await?;
-            FUNCTIONS.into_iter().map(|f| (f, env.clone())).collect()
+            everything.iter().map(|f| (*f, env.clone())).collect()
         }
     };
     let store = env[BOT]["SCREENER_STORE"].clone();
-    let mut functions: Vec<&str> = FUNCTIONS.to_vec();
+    let mut functions: Vec<&str> = everything.clone();
     if !options.only.is_empty() {
         functions.retain(|s| options.only.iter().any(|o| o == s));
     }
     let mut binaries = BTreeMap::new();
-    for function in FUNCTIONS {
+    for &function in &everything {
         let path = binary(&options.bin_dir, function).with_context(|| {
             format!(
                 "no {function} binary in {}; build them first: cargo build --release -p {}",
                 options.bin_dir.display(),
-                FUNCTIONS.join(" -p ")
+                everything.join(" -p ")
             )
         })?;
         binaries.insert(function, path);
@@ -150,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
         options.bin_dir.display(),
         store
     );
-    for function in FUNCTIONS {
+    for &function in &everything {
         let event = event(&options.events, function)?;
         start_once(&binaries[function], function, &env[function], event).await?;
     }
@@ -264,6 +292,18 @@ async fn aws_env(endpoint: &str) -> anyhow::Result<BTreeMap<String, String>> {
         .send()
         .await
         .with_context(|| format!("creating bucket {bucket} on {endpoint}"))?;
+    // The backtest functions' bars file.
+    screener_aws::S3Store::from_config(&config, &bucket, "")
+        .client()
+        .put_object()
+        .bucket(&bucket)
+        .key(format!("screener/{BARS_KEY}"))
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            screener_test_support::bars::bars_csv(BARS_SYMBOLS, BARS_DAYS).into_bytes(),
+        ))
+        .send()
+        .await
+        .with_context(|| format!("uploading {BARS_KEY} to {bucket}"))?;
     // The bot's secrets as SSM parameters, under the names it reads by default.
     let ssm = aws_sdk_ssm::Client::new(&config);
     for (variable, value) in bot_environment() {

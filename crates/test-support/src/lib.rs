@@ -5,7 +5,9 @@
 //! * [`chromium`]: headless Chromium, for screenshots of the pages we render and, through
 //!   Debian's `chromedriver`, for driving the dashboard.
 //! * [`process`]: this process's CPU time and peak memory, for benchmarks' figures.
+//! * [`bars`]: a deterministic random-walk bars CSV.
 
+pub mod bars;
 pub mod chromium;
 pub mod loopback;
 pub mod process;
