@@ -28,6 +28,7 @@ use screener_analytics::{
 use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol};
 use screener_parquet::write_bars_parquet;
+use screener_test_support::bars::RandomWalk;
 use screener_test_support::process::{cpu_seconds, peak_kb};
 
 fn main() {
@@ -296,47 +297,16 @@ fn write_batches(parquet: &Path, dir: &Path, days: usize, per_batch: usize) {
 /// Random-walk bars on weekdays from 2020-01-02, sorted by (symbol, date).
 fn write_synthetic(path: &Path, symbols: usize, days: usize) {
     let n = symbols * days;
-    let mut sym = Vec::with_capacity(n);
-    let mut date = Vec::with_capacity(n);
-    let (mut open, mut high, mut low, mut close) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+    let walk = RandomWalk::generate(symbols, days, 18_263, false); // 2020-01-02, a Thursday
+    let volume: Vec<u64> = walk.volume.iter().map(|&v| v as u64).collect();
+    let (sym, date, open, high, low, close) = (
+        walk.symbol,
+        walk.date,
+        walk.open,
+        walk.high,
+        walk.low,
+        walk.close,
     );
-    let mut volume: Vec<u64> = Vec::with_capacity(n);
-    let start = 18_263; // 2020-01-02, a Thursday
-    let weekdays: Vec<i32> = (0i32..)
-        .map(|k| start + k)
-        .filter(|d| (d + 3).rem_euclid(7) < 5) // Monday = 0; 1970-01-01 was a Thursday
-        .take(days)
-        .collect();
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        (rng >> 11) as f64 / (1u64 << 53) as f64
-    };
-    for s in 0..symbols {
-        let name = format!("S{s:05}");
-        let mut price = 5.0 + next() * 200.0;
-        let base_volume = 1e4 + next() * 5e6;
-        for &d in &weekdays {
-            let prev = price;
-            price *= 1.0 + (next() - 0.5) * 0.05;
-            let o = prev * (1.0 + (next() - 0.5) * 0.01);
-            let hi = price.max(o) * (1.0 + next() * 0.01);
-            let lo = price.min(o) * (1.0 - next() * 0.01);
-            sym.push(name.clone());
-            date.push(d);
-            open.push((o * 100.0).round() / 100.0);
-            high.push((hi * 100.0).round() / 100.0);
-            low.push((lo * 100.0).round() / 100.0);
-            close.push((price * 100.0).round() / 100.0);
-            volume.push((base_volume * (0.3 + next() * 1.4)) as u64);
-        }
-    }
     let mut df = DataFrame::new(
         n,
         vec![

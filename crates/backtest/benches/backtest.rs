@@ -25,6 +25,7 @@ use std::time::Instant;
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{ScreenSet, write_parquet};
 use screener_backtest::{Settings, backtest_file, write_outputs};
+use screener_test_support::bars::RandomWalk;
 use screener_test_support::process::{cpu_seconds, peak_kb};
 
 fn main() {
@@ -256,48 +257,16 @@ fn python_stack(python: &str, sp500: &Path) {
 /// Parquet (uncompressed unless `zstd`). Returns the date of the 253rd session (the start).
 fn write_synthetic(path: &Path, symbols: usize, days: usize, zstd: bool) -> String {
     let n = symbols * days;
-    let start = 14_613; // 2010-01-04, a Monday
-    let weekdays: Vec<i32> = (0i32..)
-        .map(|k| start + k)
-        .filter(|d| (d + 3).rem_euclid(7) < 5) // Monday = 0; 1970-01-01 was a Thursday
-        .take(days)
-        .collect();
-    let mut sym = Vec::with_capacity(n);
-    let mut date = Vec::with_capacity(n);
-    let (mut open, mut high, mut low, mut close, mut volume) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+    let walk = RandomWalk::generate(symbols, days, 14_613, true); // 2010-01-04, a Monday
+    let volume: Vec<f64> = walk.volume.iter().map(|v| v.round()).collect();
+    let (sym, date, open, high, low, close) = (
+        walk.symbol,
+        walk.date,
+        walk.open,
+        walk.high,
+        walk.low,
+        walk.close,
     );
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        (rng >> 11) as f64 / (1u64 << 53) as f64
-    };
-    for s in 0..symbols {
-        let name = format!("S{s:05}");
-        let mut price = 5.0 + next() * 200.0;
-        let base_volume = 1e4 + next() * 5e6;
-        let drift = (next() - 0.5) * 0.002;
-        for &d in &weekdays {
-            let prev = price;
-            price *= 1.0 + drift + (next() - 0.5) * 0.05;
-            let o = prev * (1.0 + (next() - 0.5) * 0.01);
-            let hi = price.max(o) * (1.0 + next() * 0.01);
-            let lo = price.min(o) * (1.0 - next() * 0.01);
-            sym.push(name.clone());
-            date.push(d);
-            open.push((o * 100.0).round() / 100.0);
-            high.push((hi * 100.0).round() / 100.0);
-            low.push((lo * 100.0).round() / 100.0);
-            close.push((price * 100.0).round() / 100.0);
-            volume.push((base_volume * (0.3 + next() * 1.4)).round());
-        }
-    }
     let mut df = DataFrame::new(
         n,
         vec![
@@ -325,5 +294,5 @@ fn write_synthetic(path: &Path, symbols: usize, days: usize, zstd: bool) -> Stri
     };
     std::fs::write(path, bytes).expect("write");
     let first = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    (first + chrono::Duration::days(i64::from(weekdays[252]))).to_string()
+    (first + chrono::Duration::days(i64::from(walk.sessions[252]))).to_string()
 }
