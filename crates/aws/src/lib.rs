@@ -32,7 +32,7 @@ pub use cloudwatch::{CloudWatchMetrics, ENVIRONMENT_DIMENSION, MAX_DATA_PER_CALL
 pub use objects::S3Objects;
 pub use rerun::{SfnBacktests, SfnRerun};
 pub use s3::S3Store;
-pub use sfn::{Execution, SfnClient, SfnError, StartOutcome};
+pub use sfn::{Execution, SfnClient, SfnError, StartOutcome, execution_arn};
 pub use ssm::SsmSecrets;
 
 use aws_config::meta::region::RegionProviderChain;

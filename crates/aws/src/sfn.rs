@@ -225,7 +225,7 @@ impl SfnClient {
 /// The ARN Step Functions gives execution `name` of a (standard) state machine:
 /// `arn:aws:states:REGION:ACCOUNT:stateMachine:MACHINE` becomes
 /// `arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME`. `None` for a version or alias ARN.
-pub(crate) fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
     let (head, machine) = state_machine_arn.split_once(":stateMachine:")?;
     if machine.is_empty() || machine.contains(':') || name.is_empty() {
         return None;

@@ -151,16 +151,9 @@ pub fn manual_name(date: NaiveDate) -> String {
 /// The ARN of execution `name` of a standard state machine:
 /// `arn:aws:states:R:A:stateMachine:M` gives `arn:aws:states:R:A:execution:M:NAME`.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> Result<String, UsageError> {
-    match state_machine_arn.split_once(":stateMachine:") {
-        Some((head, machine))
-            if head.starts_with("arn:") && !machine.is_empty() && !machine.contains(':') =>
-        {
-            Ok(format!("{head}:execution:{machine}:{name}"))
-        }
-        _ => Err(UsageError::NotAStateMachineArn(
-            state_machine_arn.to_string(),
-        )),
-    }
+    screener_aws::execution_arn(state_machine_arn, name)
+        .filter(|_| state_machine_arn.starts_with("arn:"))
+        .ok_or_else(|| UsageError::NotAStateMachineArn(state_machine_arn.to_string()))
 }
 
 /// An execution given by ARN is used as is; a name is resolved against the state machine.
