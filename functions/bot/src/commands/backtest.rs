@@ -140,11 +140,11 @@ async fn bars_key(deps: &BotDeps) -> Result<String, String> {
 /// The execution's name: the chat, the screen and the time, in what Step Functions accepts
 /// (80 characters of letters, digits, `-` and `_`).
 fn execution_name(chat: i64, screen: &str, now: DateTime<Utc>) -> String {
-    let stem: String = sweep_id(screen).chars().take(40).collect();
+    let stem: String = sweep_id(screen).chars().take(32).collect();
     format!(
         "bot-{}-{stem}-{}",
         chat.unsigned_abs(),
-        now.format("%Y%m%dT%H%M%SZ")
+        now.format("%Y%m%dT%H%M%S%3fZ")
     )
 }
 
@@ -200,6 +200,9 @@ pub(super) async fn backtest(chat: i64, args: &[&str], deps: &BotDeps) -> String
     match deps.backtests.start(&execution, &request).await {
         Ok(_) => {}
         Err(BacktestError::NotConfigured(how)) => return not_configured(&how),
+        Err(BacktestError::AlreadyExists(_)) => {
+            return "That backtest was just started; /status shows its progress.".into();
+        }
         Err(e) => {
             tracing::error!(error = %e, %execution, "could not start the backtest");
             return "Sorry, the backtest could not be started. Please try again later.".into();
@@ -274,4 +277,27 @@ pub(super) async fn status_line(chat: i64, deps: &BotDeps) -> Option<String> {
         }
     };
     Some(format!("{what}: {state}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_fit_step_functions_and_differ_by_the_millisecond() {
+        let now = Utc::now();
+        let long = "a very long screen name with spaces and ünïcode that goes on and on";
+        let name = execution_name(i64::MIN, long, now);
+        assert!(name.len() <= 80, "{} characters: {name}", name.len());
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{name}"
+        );
+        let later = now + chrono::Duration::milliseconds(1);
+        assert_ne!(
+            execution_name(7, "deepest_drawdown", now),
+            execution_name(7, "deepest_drawdown", later)
+        );
+    }
 }
