@@ -126,16 +126,18 @@ impl LocalBacktests {
 #[async_trait]
 impl Backtests for LocalBacktests {
     async fn start(&self, name: &str, request: &SweepRequest) -> Result<String, BacktestError> {
+        let deps = screener_composition::build_deps(&self.config)
+            .await
+            .map_err(|e| BacktestError::NotConfigured(e.to_string()))?;
         {
+            // Marked running only once it can run: a run that never started must not hold the
+            // chat's one-at-a-time slot.
             let mut runs = self.runs.lock().unwrap();
             if runs.contains_key(name) {
                 return Err(BacktestError::AlreadyExists(name.to_string()));
             }
             runs.insert(name.to_string(), BacktestState::Running);
         }
-        let deps = screener_composition::build_deps(&self.config)
-            .await
-            .map_err(|e| BacktestError::NotConfigured(e.to_string()))?;
         let mut request = request.clone();
         if request.max_concurrency == 0 {
             request.max_concurrency = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -244,12 +244,11 @@ pub async fn build_backtests(config: &Config) -> Arc<dyn Backtests> {
 /// The screens `/backtest` offers: the configured screens file (`SCREENER_SCREENS_FILE`), else
 /// the embedded default, as the daily run screens.
 pub fn build_screen_specs(config: &Config) -> Result<Vec<ScreenSpec>, WiringError> {
-    let text = match &config.settings.screens_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            WiringError::Unsupported(format!("screens file {}: {e}", path.display()))
-        })?,
-        None => screener_core::backtest::DEFAULT_SCREENS_TOML.to_string(),
+    let Some(path) = &config.settings.screens_file else {
+        return Ok(screener_core::backtest::default_screen_specs().to_vec());
     };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| WiringError::Unsupported(format!("screens file {}: {e}", path.display())))?;
     screener_core::backtest::screen_specs(&text)
         .map_err(|e| WiringError::Unsupported(format!("screens file: {e}")))
 }

@@ -726,6 +726,14 @@ pub enum CombineAnswer {
 /// same file for the screen step (analytics depends on no crate of ours).
 pub const DEFAULT_SCREENS_TOML: &str = include_str!("../../../screens.toml");
 
+/// The embedded default screens, parsed once per process.
+pub fn default_screen_specs() -> &'static [ScreenSpec] {
+    static SPECS: std::sync::OnceLock<Vec<ScreenSpec>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(|| {
+        screen_specs(DEFAULT_SCREENS_TOML).expect("the embedded screens.toml parses")
+    })
+}
+
 /// The screens of a `screens.toml`.
 pub fn screen_specs(text: &str) -> Result<Vec<ScreenSpec>, String> {
     #[derive(Deserialize)]

@@ -84,7 +84,7 @@ pub fn finished_message(output: &CombineOutput, summary: &SweepSummary, link: &s
     }
     let href = if link.starts_with("https://") || link.starts_with("http://") {
         format!(
-            "<a href=\"{}\">report.html</a> (link valid 24 hours)",
+            "<a href=\"{}\">report.html</a> (link valid up to 24 hours)",
             escape(link)
         )
     } else {

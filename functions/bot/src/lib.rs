@@ -32,7 +32,7 @@ pub mod server;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use screener_core::backtest::{DEFAULT_SCREENS_TOML, ScreenSpec, screen_specs};
+use screener_core::backtest::{ScreenSpec, default_screen_specs};
 use screener_core::config::BotSettings;
 use screener_core::local::BacktestsNotConfigured;
 use screener_core::ports::{
@@ -195,7 +195,7 @@ impl BotDeps {
             backtests: Arc::new(BacktestsNotConfigured(
                 "no backtest workflow is configured".into(),
             )),
-            screens: screen_specs(DEFAULT_SCREENS_TOML).expect("the embedded screens.toml parses"),
+            screens: default_screen_specs().to_vec(),
             settings,
             seen: RecentIds::new(),
         }
