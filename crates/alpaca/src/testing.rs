@@ -391,22 +391,11 @@ fn parse_day(text: &str) -> Option<NaiveDate> {
 }
 
 fn token_for(symbol: &str, date: NaiveDate) -> String {
-    format!("{symbol}|{date}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(format!("{symbol}|{date}"))
 }
 
 fn parse_token(token: &str) -> Option<(String, NaiveDate)> {
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| {
-            token
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect();
-    let text = String::from_utf8(bytes?).ok()?;
+    let text = String::from_utf8(hex::decode(token).ok()?).ok()?;
     let (symbol, date) = text.split_once('|')?;
     Some((symbol.to_string(), date.parse().ok()?))
 }

@@ -592,7 +592,7 @@ fn hex_digest(algorithm: &str, data: &[u8]) -> Option<String> {
         "SHA-512" => sha2::Sha512::digest(data).to_vec(),
         _ => return None,
     };
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Some(hex::encode(bytes))
 }
 
 #[cfg(test)]

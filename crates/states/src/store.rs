@@ -53,9 +53,7 @@ pub trait ObjectStore: Send + Sync {
 /// The quoted MD5 hex digest S3 reports as the ETag of a single-part object.
 pub fn etag(body: &[u8]) -> String {
     use md5::Digest;
-    let digest = md5::Md5::digest(body);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", hex::encode(md5::Md5::digest(body)))
 }
 
 /// S3 in a directory: `s3://BUCKET/KEY` is the file `ROOT/BUCKET/KEY`, and a
