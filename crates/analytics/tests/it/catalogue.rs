@@ -1,6 +1,6 @@
 //! The metric catalogue (`screener_core::catalogue`) names exactly the metrics this crate
 //! computes, in the order of the results file, so a new metric cannot reach the report, the bot
-//! or the terminal without a label and a format.
+//! or the terminal without a label, a short header, a unit and a format.
 
 use screener_analytics::{ScreenSet, metric_names, screen_latest};
 use screener_core::catalogue::METRICS;
@@ -12,6 +12,22 @@ fn the_catalogue_has_every_metric_the_crate_computes_in_order() {
     let computed: Vec<&str> = metric_names().collect();
     let catalogued: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
     assert_eq!(catalogued, computed);
+}
+
+#[test]
+fn every_metric_the_crate_computes_has_a_label_a_unique_short_header_and_a_unit() {
+    let mut shorts = std::collections::HashSet::new();
+    for name in metric_names() {
+        let m = screener_core::catalogue::metric(name).expect("catalogued");
+        assert!(!m.label.is_empty() && !m.description.is_empty(), "{name}");
+        assert!(!m.short.is_empty(), "{name} has no short header");
+        assert!(
+            shorts.insert(m.short),
+            "{name} shares the header {}",
+            m.short
+        );
+        assert!(!m.unit.name().is_empty(), "{name} has no unit");
+    }
 }
 
 #[test]

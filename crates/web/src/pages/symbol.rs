@@ -1,6 +1,7 @@
 //! **Symbol** (`/app/symbol/AAPL`): the latest run's daily candles with volume, SMA 50/200 and
 //! the 52-week high (drawn by the page's script from a data attribute), every metric with its
-//! label from the catalogue, and which screens it passed on each of the last 60 runs.
+//! label, unit and description from the catalogue, and which screens it passed on each of the
+//! last 60 runs.
 
 use askama::Template;
 use http::{Response, StatusCode, header};
@@ -25,13 +26,21 @@ struct ChartBar {
     volume: f64,
 }
 
+/// One row of the metric table, as the catalogue labels and formats it.
+struct MetricRow {
+    label: String,
+    value: String,
+    unit: &'static str,
+    description: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "symbol.html")]
 struct SymbolPage {
     symbol: String,
     date: String,
     notice: Option<String>,
-    metrics: Vec<(String, String, String)>,
+    metrics: Vec<MetricRow>,
     bars_json: Option<String>,
     bars_note: String,
     screens: Vec<String>,
@@ -77,15 +86,22 @@ pub async fn page(text: &str, deps: &WebDeps) -> Result<WebResponse, PageError> 
         .metrics
         .iter()
         .map(|name| {
-            let (label, description) = match catalogue::metric(name) {
-                Some(m) => (m.label.to_string(), m.description.to_string()),
-                None => (name.clone(), String::new()),
-            };
-            (
-                label,
-                catalogue::show(name, table.get(row, name)),
-                description,
-            )
+            let value = catalogue::show(name, table.get(row, name));
+            match catalogue::metric(name) {
+                Some(m) => MetricRow {
+                    label: m.label.to_string(),
+                    value,
+                    unit: m.unit.name(),
+                    description: m.description,
+                },
+                // A column from a run older than the catalogue: shown under its own name.
+                None => MetricRow {
+                    label: name.clone(),
+                    value,
+                    unit: "",
+                    description: "",
+                },
+            }
         })
         .collect();
     let digest = deps.data.digest(&manifest).await?;
