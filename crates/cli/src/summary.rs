@@ -98,8 +98,9 @@ fn top_table(csv_bytes: &[u8], rows: usize) -> String {
         .filter_map(|w| headers.iter().position(|h| h == *w).map(|i| (i, *w)))
         .collect();
     let mut out = String::new();
+    // Metric columns by their catalogue label; rank and symbol are not metrics and keep their names.
     for (_, name) in &columns {
-        let _ = write!(out, "{name:>22}");
+        let _ = write!(out, "{:>22}", catalogue::label(name));
     }
     out.push('\n');
     for record in reader.records().flatten().take(rows) {

@@ -255,7 +255,8 @@ async fn symbol_shows_every_metric_its_rank_and_its_screens() {
     let reply = world.say(ALLOWED, "/symbol aapl").await;
     assert!(reply.contains("<b>AAPL</b>"), "{reply}");
     for metric in bot::fixtures::METRICS {
-        assert!(reply.contains(metric), "{metric} missing");
+        let label = screener_core::catalogue::label(metric);
+        assert!(reply.contains(label), "{label} ({metric}) missing");
     }
     assert!(
         reply.contains("data_source") && reply.contains("synthetic"),

@@ -6,9 +6,10 @@ use screener_core::catalogue;
 
 use screener_telegram::api::escape;
 
-/// A fraction as a signed percentage with one decimal, `—` when missing.
+/// A fraction as a signed percentage with one decimal, `—` when missing (the catalogue's
+/// percent format).
 pub(super) fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), |v| format!("{:+.1}%", v * 100.0))
+    catalogue::Format::Percent.show(v)
 }
 
 /// Whole amounts with thousands separators (money, share counts).

@@ -72,26 +72,32 @@ fn parse_count(arg: &str, deps: &BotDeps) -> Result<usize, String> {
     }
 }
 
+/// The metric columns of the candidate table and their widths; headers come from the catalogue.
+const TABLE_COLUMNS: [(&str, usize); 4] = [
+    ("close", 8),
+    ("drawdown_180d", 7),
+    ("rsi_14", 5),
+    ("ret_21d", 7),
+];
+
 /// The candidate table shared by `/screen` and `/drawdown`.
 fn table(index: &ResultsIndex, rows: &[usize], numbered_from: usize) -> String {
     let t = &index.table;
     let mut out = String::from("<pre>");
-    let _ = write!(
-        out,
-        "\n{:>3} {:<7} {:>8} {:>7} {:>5} {:>7}",
-        "#", "SYMBOL", "CLOSE", "DD180", "RSI", "RET21"
-    );
+    let _ = write!(out, "\n{:>3} {:<7}", "#", "SYMBOL");
+    for (name, width) in TABLE_COLUMNS {
+        let _ = write!(out, " {:>width$}", catalogue::short(name));
+    }
     for (i, &row) in rows.iter().enumerate() {
         let _ = write!(
             out,
-            "\n{:>3} {:<7} {:>8} {:>7} {:>5} {:>7}",
+            "\n{:>3} {:<7}",
             numbered_from + i,
-            escape(&t.symbols[row]),
-            catalogue::show("close", t.get(row, "close")),
-            catalogue::show("drawdown_180d", t.get(row, "drawdown_180d")),
-            catalogue::show("rsi_14", t.get(row, "rsi_14")),
-            catalogue::show("ret_21d", t.get(row, "ret_21d")),
+            escape(&t.symbols[row])
         );
+        for (name, width) in TABLE_COLUMNS {
+            let _ = write!(out, " {:>width$}", catalogue::show(name, t.get(row, name)));
+        }
     }
     out.push_str("\n</pre>");
     out
@@ -255,11 +261,12 @@ pub(super) fn symbol(index: &ResultsIndex, args: &[&str], deps: &BotDeps) -> Str
         );
     }
     out.push_str("<pre>");
+    // Metrics by their catalogue label; text columns (data_source) by their own name.
     let width = t
         .metrics
         .iter()
-        .chain(&t.text_columns)
-        .map(String::len)
+        .map(|name| catalogue::label(name).len())
+        .chain(t.text_columns.iter().map(String::len))
         .max()
         .unwrap_or(0);
     for (m, name) in t.metrics.iter().enumerate() {
@@ -267,7 +274,7 @@ pub(super) fn symbol(index: &ResultsIndex, args: &[&str], deps: &BotDeps) -> Str
         let _ = write!(
             out,
             "\n{:<width$} {:>14}",
-            escape(name),
+            escape(catalogue::label(name)),
             catalogue::show(name, (!v.is_nan()).then_some(v))
         );
     }
