@@ -8,8 +8,8 @@
 //! in a temporary directory (the test prints where). Without Chromium or chromedriver the
 //! browser part prints that it was skipped; the server-side checks still run.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ fn screener(dir: &Path, args: &[&str]) {
     );
 }
 
-/// One HTTP/1.1 request over a fresh connection: status, headers (lower-case names), body.
+/// One request over a fresh connection: status, headers (lower-case names), body.
 pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
@@ -50,83 +50,7 @@ pub(crate) fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    // Read the head, then exactly the body it announces (chromedriver keeps the connection
-    // open whatever the request says).
-    let mut response = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
-    let split = loop {
-        if let Some(at) = response.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "connection closed before the response head");
-        response.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let mut body = response[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let chunked = header(&headers, "transfer-encoding").is_some_and(|v| v.contains("chunked"));
-    let length: Option<usize> = header(&headers, "content-length").and_then(|v| v.parse().ok());
-    loop {
-        let done = match length {
-            Some(n) => body.len() >= n,
-            None if chunked => body.ends_with(b"0\r\n\r\n"),
-            None => false,
-        };
-        if done {
-            break;
-        }
-        let n = stream.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&buf[..n]);
-    }
-    if chunked {
-        body = dechunk(&body);
-    }
-    (status, headers, body)
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
-                .unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
-        data = &data[line_end + 4 + size..];
-    }
+    screener_test_support::client::request(addr, method, path, headers, body)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -393,7 +317,7 @@ impl Browser {
         let driver = Running(child);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(addr).is_err() {
+        while std::net::TcpStream::connect(addr).is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -4,11 +4,14 @@
 //!   Alpaca, Telegram and Step Functions stand-ins, the Lambda Runtime API).
 //! * [`chromium`]: headless Chromium, for screenshots of the pages we render and, through
 //!   Debian's `chromedriver`, for driving the dashboard.
+//! * [`client`]: a blocking HTTP/1.1 client for servers a test started (the built binaries,
+//!   chromedriver).
 //! * [`process`]: this process's CPU time and peak memory, for benchmarks' figures.
 //! * [`bars`]: a deterministic random-walk bars CSV.
 
 pub mod bars;
 pub mod chromium;
+pub mod client;
 pub mod loopback;
 pub mod process;
 
