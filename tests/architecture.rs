@@ -137,7 +137,9 @@ fn never_links() -> Vec<(Vec<String>, Vec<String>)> {
         .skip(1)
         .take_while(|line| line.starts_with('|'))
         .map(|line| line.trim_matches('|').split('|').collect::<Vec<_>>())
-        .filter(|cells| cells.len() >= 2 && !cells[0].contains("---") && cells[0].trim() != "crates")
+        .filter(|cells| {
+            cells.len() >= 2 && !cells[0].contains("---") && cells[0].trim() != "crates"
+        })
         .map(|cells| (names(cells[0]), names(cells[1])))
         .collect()
 }
@@ -146,7 +148,13 @@ fn never_links() -> Vec<(Vec<String>, Vec<String>)> {
 /// resolves the workspace (features unified, so this errs on the side of "links").
 fn linked_packages() -> BTreeMap<String, BTreeSet<String>> {
     let output = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(repo().join("Cargo.toml"))
         .output()
         .expect("running cargo metadata");
@@ -209,7 +217,9 @@ fn no_crate_links_what_architecture_md_forbids() {
     for (crates, forbidden) in &rules {
         for name in crates {
             let Some(packages) = linked.get(name) else {
-                problems.push(format!("never-links table: {name} is not a workspace crate"));
+                problems.push(format!(
+                    "never-links table: {name} is not a workspace crate"
+                ));
                 continue;
             };
             for package in packages {
@@ -232,7 +242,11 @@ fn no_crate_links_what_architecture_md_forbids() {
 #[test]
 fn the_link_check_sees_polars_where_it_is() {
     let linked = linked_packages();
-    assert!(linked["screen"].contains("polars"), "{:?}", linked["screen"]);
+    assert!(
+        linked["screen"].contains("polars"),
+        "{:?}",
+        linked["screen"]
+    );
     assert!(linked["fetch-universe"].contains("aws-sdk-s3"));
     assert!(!linked["fetch-universe"].contains("polars"));
 }

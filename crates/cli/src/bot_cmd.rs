@@ -201,6 +201,15 @@ pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
     .with_screens(screener_composition::build_screen_specs(&config)?))
 }
 
+/// A secret's name as the user sets it: the environment variable that stands in for it
+/// locally, and the SSM parameter.
+fn described(params: &screener_core::config::ParamNames, name: &str) -> String {
+    match params.env_mapping().get(name) {
+        Some(variable) => format!("{variable}, or the SSM parameter {name}"),
+        None => name.to_string(),
+    }
+}
+
 pub async fn run(command: BotCommand) -> anyhow::Result<ExitCode> {
     match command {
         BotCommand::Serve(args) => serve(args).await,
@@ -209,14 +218,29 @@ pub async fn run(command: BotCommand) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let deps = Arc::new(local_deps(args.data_dir.as_deref()).await?);
-    if std::env::var("TELEGRAM_SECRET_TOKEN").map_or(true, |v| v.is_empty()) {
+    // Read as the bot will read them: through its secrets port (the `TELEGRAM_*` variables
+    // locally, SSM with SCREENER_SECRETS=ssm).
+    let params = &deps.settings.params;
+    let is_set = |name: &str| {
+        let secrets = deps.secrets.clone();
+        let name = name.to_string();
+        async move {
+            secrets
+                .get(&name)
+                .await
+                .is_ok_and(|v| !v.expose().trim().is_empty())
+        }
+    };
+    if !is_set(&params.secret_token).await {
         eprintln!(
-            "warning: TELEGRAM_SECRET_TOKEN is not set: every update will be refused with 401"
+            "warning: the webhook secret ({}) is not set: every update will be refused with 401",
+            described(params, &params.secret_token)
         );
     }
-    if std::env::var("TELEGRAM_ALLOWED_CHAT_IDS").map_or(true, |v| v.trim().is_empty()) {
+    if !is_set(&params.allowed_chats).await {
         eprintln!(
-            "warning: TELEGRAM_ALLOWED_CHAT_IDS is not set: the bot answers nobody (it tells them how to configure it)"
+            "warning: the allowed chats ({}) are not set: the bot answers nobody (it tells them how to configure it)",
+            described(params, &params.allowed_chats)
         );
     }
     let (addr, server) = bot::server::spawn(args.listen, deps.clone())
