@@ -113,10 +113,8 @@ impl Default for AlpacaConfig {
 }
 
 impl AlpacaConfig {
-    pub fn from_env() -> Result<Self, AlpacaConfigError> {
-        Self::from_vars(&std::env::vars().collect())
-    }
-
+    /// The settings in `vars`: the `ALPACA_*` variables the composition root keeps in its
+    /// `Config` (`alpaca_settings`).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, AlpacaConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(

@@ -75,14 +75,15 @@ pub fn build_notifier(config: &Config, secrets: Arc<dyn Secrets>) -> Arc<dyn Not
     ))
 }
 
-/// The Alpaca client: `ALPACA_*` settings from the environment; the key pair from
+/// The Alpaca client: the `ALPACA_*` settings of the configuration; the key pair from
 /// `ALPACA_API_KEY_ID`/`ALPACA_API_SECRET_KEY` locally, or from the SSM parameters
 /// `ALPACA_API_KEY_PARAMETER`/`ALPACA_SECRET_KEY_PARAMETER` (defaults `/screener/alpaca/api_key`
 /// and `/screener/alpaca/secret_key`) with `SCREENER_SECRETS=ssm` (the default in Lambda). The
 /// secrets are read on the first request, not here. One client per process: its connection
 /// pool and rate limiter are shared by every batch of a local run.
 pub async fn build_alpaca(config: &Config) -> Result<Alpaca, WiringError> {
-    let alpaca = AlpacaConfig::from_env().map_err(|e| WiringError::Source(e.to_string()))?;
+    let alpaca = AlpacaConfig::from_vars(&config.alpaca_settings)
+        .map_err(|e| WiringError::Source(e.to_string()))?;
     alpaca_client(config, alpaca).await
 }
 
@@ -187,7 +188,7 @@ pub async fn build_brokerage(config: &Config) -> Arc<dyn Brokerage> {
             "the Alpaca settings are not usable (the bot's log says why)".into(),
         ))
     };
-    let alpaca = match AlpacaConfig::from_env() {
+    let alpaca = match AlpacaConfig::from_vars(&config.alpaca_settings) {
         Ok(alpaca) => alpaca,
         Err(e) => return unusable(&e),
     };

@@ -257,6 +257,10 @@ pub struct Config {
     pub state_machine_arn: Option<String>,
     /// `SCREENER_BACKTEST_STATE_MACHINE_ARN`: the backtest workflow the bot's `/backtest` starts.
     pub backtest_state_machine_arn: Option<String>,
+    /// The `ALPACA_*` settings (URLs, feed, rate limits, parameter names), parsed by
+    /// `screener_alpaca::AlpacaConfig::from_vars` when the composition root builds the client;
+    /// the key pair itself is not kept here (it is read through the secrets port).
+    pub alpaca_settings: HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -433,6 +437,14 @@ impl Config {
             state_machine_arn: get("SCREENER_STATE_MACHINE_ARN").map(str::to_string),
             backtest_state_machine_arn: get("SCREENER_BACKTEST_STATE_MACHINE_ARN")
                 .map(str::to_string),
+            alpaca_settings: vars
+                .iter()
+                .filter(|(name, _)| {
+                    name.starts_with("ALPACA_")
+                        && !ALPACA_CREDENTIAL_VARIABLES.contains(&name.as_str())
+                })
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
         })
     }
 }
@@ -446,6 +458,27 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn alpaca_settings_are_kept_without_the_key_pair() {
+        let config = Config::from_vars(&vars(&[
+            ("ALPACA_FEED", "sip"),
+            ("ALPACA_DATA_URL", "http://127.0.0.1:9"),
+            ("ALPACA_API_KEY_ID", "key"),
+            ("ALPACA_API_SECRET_KEY", "secret"),
+            ("SCREENER_BATCH_SIZE", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.alpaca_settings,
+            vars(&[
+                ("ALPACA_FEED", "sip"),
+                ("ALPACA_DATA_URL", "http://127.0.0.1:9")
+            ])
+        );
+        assert!(config.alpaca_key_pair);
+        assert!(!format!("{config:?}").contains("secret\""));
     }
 
     #[test]
