@@ -4,18 +4,15 @@
 
 use std::path::Path;
 
+use crate::rng::XorShift64;
+
 /// A bars CSV of `symbols` random-walk symbols over `days` weekdays from 2023-01-02, with the
 /// last symbol listed 40 days late so warm-up nulls and ragged histories are exercised.
 pub fn bars_csv(symbols: usize, days: usize) -> String {
     let mut out = String::from("symbol,date,open,high,low,close,volume\n");
     let start = chrono::NaiveDate::from_ymd_opt(2023, 1, 2).unwrap();
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = XorShift64::new(0x9E37_79B9_7F4A_7C15);
+    let mut next = || rng.unit();
     for s in 0..symbols {
         let symbol = format!("S{s:02}");
         let mut close = 50.0 + 10.0 * s as f64;
@@ -87,13 +84,8 @@ impl RandomWalk {
             volume: Vec::with_capacity(n),
             sessions: Vec::new(),
         };
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = XorShift64::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.unit();
         let cents = |x: f64| (x * 100.0).round() / 100.0;
         for s in 0..symbols {
             let name = format!("S{s:05}");

@@ -8,11 +8,13 @@
 //!   chromedriver).
 //! * [`process`]: this process's CPU time and peak memory, for benchmarks' figures.
 //! * [`bars`]: a deterministic random-walk bars CSV.
+//! * [`rng`]: the tests' fixed pseudo-random streams (xorshift64 and xorshift64*).
 
 pub mod bars;
 pub mod chromium;
 pub mod client;
 pub mod loopback;
 pub mod process;
+pub mod rng;
 
 pub use loopback::{LoopbackServer, Reply};
