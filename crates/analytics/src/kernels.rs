@@ -878,6 +878,7 @@ pub fn compute_at(
 mod tests {
     use super::*;
     use crate::indicators::CarriedBars as Owned;
+    use screener_test_support::rng::XorShift64;
 
     /// Bars from closes alone (open = close, high = close + 1, low = close - 0.5).
     fn from_closes(close: &[f64]) -> Owned {
@@ -903,13 +904,8 @@ mod tests {
 
     /// Deterministic pseudo-random walk with gaps in the dates.
     fn walk(n: usize, seed: u64) -> Owned {
-        let mut s = seed;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = XorShift64::new(seed);
+        let mut next = move || rng.unit();
         let mut close = Vec::with_capacity(n);
         let mut dates = Vec::with_capacity(n);
         let mut price = 50.0;

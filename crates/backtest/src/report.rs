@@ -830,6 +830,7 @@ mod tests {
     use crate::engine::Backtest;
     use crate::settings::Settings;
     use screener_analytics::{ScreenSet, SymbolBars};
+    use screener_test_support::rng::XorShift64;
 
     const SCREENS: &str = r#"
 [[screen]]
@@ -857,13 +858,8 @@ limit = 2
             }
             d = d.succ_opt().unwrap();
         }
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut uniform = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = XorShift64::new(0x2545_F491_4F6C_DD1D);
+        let mut uniform = move || rng.unit();
         let mut settings = Settings::new(crate::calendar::date(days[60]));
         settings.horizons = vec![1, 5, 21];
         let screens = ScreenSet::parse_toml(SCREENS).unwrap();

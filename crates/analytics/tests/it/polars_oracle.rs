@@ -3,17 +3,13 @@
 
 use screener_analytics::polars::prelude::*;
 use screener_analytics::{compute_indicators, read_bars_csv_frame};
+use screener_test_support::rng::XorShift64;
 
 use crate::common::{HEADER, values};
 
 fn random_walk_csv() -> String {
-    let mut s = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = XorShift64::new(0x2545_F491_4F6C_DD1D);
+    let mut next = move || rng.unit();
     let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
     let mut rows = Vec::new();
     for sym in ["MMM", "AAA", "ZZZ"] {

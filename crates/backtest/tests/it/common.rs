@@ -3,6 +3,7 @@
 use screener_analytics::ScreenSet;
 use screener_analytics::polars::prelude::*;
 use screener_backtest::{BacktestResult, Settings, backtest_frame};
+use screener_test_support::rng::XorShift64Star;
 
 /// One bar: symbol, date, open, high, low, close, volume (NaN open: an empty cell).
 #[derive(Clone, Debug)]
@@ -155,30 +156,13 @@ pub fn weekdays(n: usize) -> Vec<String> {
     out
 }
 
-/// A small deterministic generator (xorshift64*).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// A synthetic market as CSV text: `symbols` random walks over `sessions` weekdays from
 /// 2020-01-06, with late listings (a fifth of the symbols), delistings (a tenth), missing
 /// bars (2% of the rows, and a whole missing week for some symbols) and bars without an
 /// open (0.5%). Prices in cents, volumes whole.
 pub fn synthetic_market_csv(symbols: usize, sessions: usize, seed: u64) -> String {
     let days = weekdays(sessions);
-    let mut rng = Rng::new(seed);
+    let mut rng = XorShift64Star::new(seed);
     let mut out = String::from("symbol,date,open,high,low,close,volume\n");
     for s in 0..symbols {
         // Names with a dot and different lengths, so byte order matters.
@@ -187,35 +171,35 @@ pub fn synthetic_market_csv(symbols: usize, sessions: usize, seed: u64) -> Strin
             1 => format!("A{s}"),
             _ => format!("S{s:02}"),
         };
-        let first = if rng.next() < 0.2 {
-            30 + (rng.next() * (sessions as f64 - 80.0)) as usize
+        let first = if rng.unit() < 0.2 {
+            30 + (rng.unit() * (sessions as f64 - 80.0)) as usize
         } else {
             0
         };
-        let last = if rng.next() < 0.1 {
-            first + 40 + (rng.next() * (sessions - first - 40) as f64) as usize
+        let last = if rng.unit() < 0.1 {
+            first + 40 + (rng.unit() * (sessions - first - 40) as f64) as usize
         } else {
             sessions
         };
-        let gap_week = (rng.next() < 0.15).then(|| (rng.next() * sessions as f64) as usize);
-        let mut price = 5.0 + rng.next() * 150.0;
-        let drift = (rng.next() - 0.5) * 0.002;
-        let base_volume = 2e5 + rng.next() * 4e6;
+        let gap_week = (rng.unit() < 0.15).then(|| (rng.unit() * sessions as f64) as usize);
+        let mut price = 5.0 + rng.unit() * 150.0;
+        let drift = (rng.unit() - 0.5) * 0.002;
+        let base_volume = 2e5 + rng.unit() * 4e6;
         for (i, day) in days.iter().enumerate().take(last).skip(first) {
             let prev = price;
-            price *= 1.0 + drift + (rng.next() - 0.5) * 0.06;
+            price *= 1.0 + drift + (rng.unit() - 0.5) * 0.06;
             price = price.max(0.5);
-            let missing = rng.next() < 0.02 || gap_week.is_some_and(|g| i >= g && i < g + 5);
-            let no_open = rng.next() < 0.005;
+            let missing = rng.unit() < 0.02 || gap_week.is_some_and(|g| i >= g && i < g + 5);
+            let no_open = rng.unit() < 0.005;
             if missing {
                 continue;
             }
             let cents = |x: f64| (x * 100.0).round() / 100.0;
-            let open = cents(prev * (1.0 + (rng.next() - 0.5) * 0.02));
+            let open = cents(prev * (1.0 + (rng.unit() - 0.5) * 0.02));
             let close = cents(price);
-            let high = cents(open.max(close) * (1.0 + rng.next() * 0.01));
-            let low = cents(open.min(close) * (1.0 - rng.next() * 0.01));
-            let volume = (base_volume * (0.3 + rng.next() * 1.4)).round();
+            let high = cents(open.max(close) * (1.0 + rng.unit() * 0.01));
+            let low = cents(open.min(close) * (1.0 - rng.unit() * 0.01));
+            let volume = (base_volume * (0.3 + rng.unit() * 1.4)).round();
             let open = if no_open {
                 String::new()
             } else {

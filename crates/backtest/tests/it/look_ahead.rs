@@ -4,7 +4,9 @@
 use screener_analytics::DEFAULT_SCREENS_TOML;
 use screener_backtest::{BacktestResult, Settings};
 
-use crate::common::{Bar, Rng, frame, synthetic_market_csv, weekdays};
+use screener_test_support::rng::XorShift64Star;
+
+use crate::common::{Bar, frame, synthetic_market_csv, weekdays};
 
 fn parse(csv: &str) -> Vec<Bar> {
     csv.lines()
@@ -55,7 +57,7 @@ fn changing_every_bar_after_t_changes_nothing_up_to_t() {
 
     // After t: every price and volume changed, a third of the symbols delisted, new
     // symbols listed (one also trading on a Saturday, a new session), bars reordered.
-    let mut rng = Rng::new(99);
+    let mut rng = XorShift64Star::new(99);
     let mut changed: Vec<Bar> = Vec::new();
     for b in &bars {
         if b.date <= t {
@@ -65,13 +67,13 @@ fn changing_every_bar_after_t_changes_nothing_up_to_t() {
         if b.symbol.len() % 3 == 0 {
             continue;
         }
-        let k = 0.5 + rng.next();
+        let k = 0.5 + rng.unit();
         let mut c = b.clone();
         c.open *= k;
         c.high *= k * 1.1;
         c.low *= k * 0.9;
-        c.close *= 0.5 + rng.next();
-        c.volume = (c.volume * 3.0 * rng.next()).round();
+        c.close *= 0.5 + rng.unit();
+        c.volume = (c.volume * 3.0 * rng.unit()).round();
         changed.push(c);
     }
     for (i, d) in days.iter().enumerate().skip(331) {
