@@ -15,10 +15,7 @@ use chrono::Utc;
 use clap::Args;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use screener_web::auth::SigningKey;
 use screener_web::{Audience, LOCAL_OWNER, WebDeps};
 use tokio::net::TcpListener;
@@ -90,17 +87,5 @@ async fn answer(
 
 /// Serves the dashboard on `listener` until the task is dropped or the listener fails.
 pub async fn serve(listener: TcpListener, deps: Arc<WebDeps>) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let deps = deps.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, deps.clone()));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
+    screener_composition::serve_http(listener, move |request| answer(request, deps.clone())).await
 }

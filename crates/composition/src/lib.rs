@@ -3,8 +3,12 @@
 //! metrics, secrets, notifier), and
 //! [`build_brokerage`] and [`build_rerun`] the bot's two more; [`wire`] does it from the
 //! environment, once per container; [`serve_step`] runs a step handler behind the Lambda
-//! Runtime API, reporting each [`StepError`] under the stable name the state machine matches.
+//! Runtime API, reporting each [`StepError`] under the stable name the state machine matches,
+//! and [`serve_http`] runs the bot's and the dashboard's handlers on a local HTTP server.
 //! No handler builds a client or reads an environment variable: they are given [`Deps`].
+
+mod local_http;
+pub use local_http::serve_http;
 
 use std::future::Future;
 use std::sync::Arc;

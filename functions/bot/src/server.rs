@@ -7,10 +7,7 @@ use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::{BotDeps, SECRET_HEADER, UpdateRequest, WebhookResponse};
@@ -90,19 +87,7 @@ async fn route(
 
 /// Serves until the task is dropped or the listener fails.
 pub async fn serve(listener: TcpListener, deps: Arc<BotDeps>) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let deps = deps.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| route(request, deps.clone()));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
+    screener_composition::serve_http(listener, move |request| route(request, deps.clone())).await
 }
 
 /// Binds `addr` (port 0 for any free one) and serves in the background; answers the address.
