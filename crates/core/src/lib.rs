@@ -10,7 +10,8 @@
 //!   notifier, brokerage, re-runs) and [`local`], their local adapters (a directory,
 //!   environment variables, log lines, in-memory recorders).
 //! * [`results`]: the published `results.csv` read back as a table.
-//! * [`synthetic`] and [`csv_source`]: the offline market data sources.
+//! * [`synthetic`] and [`csv_source`]: the offline market data sources; [`splitmix`], the
+//!   pseudo-random generator the synthetic market (and other made-up data) draws from.
 //! * [`validation`]: per-symbol bar checks that repair or reject, as data.
 //! * [`backtest`]: the backtest workflow's request, variants, work items and step contracts.
 //! * [`workflow`]: the typed inputs and outputs of every workflow step, the storage layout, and
@@ -28,6 +29,7 @@ pub mod html;
 pub mod local;
 pub mod ports;
 pub mod results;
+pub mod splitmix;
 pub mod symbol;
 pub mod synthetic;
 pub mod validation;
@@ -35,4 +37,5 @@ pub mod workflow;
 
 pub use bar::Bar;
 pub use deps::Deps;
+pub use splitmix::SplitMix64;
 pub use symbol::Symbol;

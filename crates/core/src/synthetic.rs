@@ -15,8 +15,8 @@
 //! 0.6% of the symbols (at least one each once there are 20 symbols) get one such bar on a day
 //! within their last 200 sessions. [`SyntheticMarket::injected_faults`] lists them.
 //!
-//! Same seed, same symbols, same end date: same bytes. The generator is a self-contained
-//! SplitMix64, so no dependency upgrade can change the data.
+//! Same seed, same symbols, same end date: same bytes. The generator is our own
+//! [`SplitMix64`](crate::splitmix::SplitMix64), so no dependency upgrade can change the data.
 
 use std::collections::HashMap;
 
@@ -27,6 +27,7 @@ use serde::Serialize;
 use crate::bar::{Bar, BarsBySymbol};
 use crate::calendar;
 use crate::ports::{Asset, DataSourceInfo, MarketData, MarketDataError};
+use crate::splitmix::SplitMix64;
 use crate::symbol::Symbol;
 
 pub const DEFAULT_SEED: u64 = 20_240_501;
@@ -421,51 +422,6 @@ fn unique_tickers(rng: &mut SplitMix64, count: usize) -> Vec<String> {
         }
     }
     out
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and fixed forever.
-struct SplitMix64 {
-    state: u64,
-    spare_normal: Option<f64>,
-}
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64 {
-            state: seed,
-            spare_normal: None,
-        }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.uniform() * n as f64) as usize % n
-    }
-
-    /// Standard normal by the Box-Muller transform.
-    fn normal(&mut self) -> f64 {
-        if let Some(z) = self.spare_normal.take() {
-            return z;
-        }
-        let u1 = 1.0 - self.uniform(); // (0, 1]
-        let u2 = self.uniform();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let theta = std::f64::consts::TAU * u2;
-        self.spare_normal = Some(r * theta.sin());
-        r * theta.cos()
-    }
 }
 
 #[cfg(test)]
