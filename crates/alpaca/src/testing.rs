@@ -25,7 +25,7 @@ use screener_test_support::loopback::{self, Bytes, LoopbackServer, Request, Stat
 use serde_json::json;
 
 use screener_core::bar::BarsBySymbol;
-use screener_core::{Bar, Symbol, calendar};
+use screener_core::{Bar, SplitMix64, Symbol, calendar};
 
 use crate::clock::Clock;
 use crate::model::{AssetJson, BarJson, new_york_date, new_york_midnight};
@@ -102,15 +102,14 @@ pub fn ticker(i: usize) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// A 64-bit hash of `z`: the first draw of a SplitMix64 seeded with it.
+fn mix(z: u64) -> u64 {
+    SplitMix64::new(z).next_u64()
 }
 
+/// [`mix`] as a uniform fraction in [0, 1).
 fn unit(z: u64) -> f64 {
-    (mix(z) >> 11) as f64 / (1u64 << 53) as f64
+    SplitMix64::new(z).uniform()
 }
 
 fn round4(x: f64) -> f64 {

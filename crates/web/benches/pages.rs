@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use http::{Request, StatusCode, header};
-use screener_core::Symbol;
 use screener_core::bar::{Bar, BarsBySymbol, read_bars_csv, write_bars_csv};
 use screener_core::calendar;
 use screener_core::catalogue;
@@ -42,6 +41,7 @@ use screener_core::results::ResultsTable;
 use screener_core::workflow::{
     LatestPointer, Manifest, Rejection, Repair, RunCounts, ScreenCount, WorstDrawdown, keys,
 };
+use screener_core::{SplitMix64, Symbol};
 use screener_web::auth::{SESSION_COOKIE, SigningKey};
 use screener_web::{Audience, LOCAL_OWNER, WebDeps};
 
@@ -112,24 +112,12 @@ impl Sizes {
 // ---------------------------------------------------------------------------------------------
 // The generated market
 
-/// SplitMix64: deterministic, fast, good enough for made-up prices.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let u = self.uniform().max(1e-300);
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
-    }
+/// A standard normal from two uniforms of `rng` (Box-Muller, the cosine only). Not
+/// [`SplitMix64::normal`], which keeps the sine for the next draw: this one keeps the benchmark's
+/// market (and a store kept in `PAGES_BENCH_DIR`) what it has always been.
+fn normal(rng: &mut SplitMix64) -> f64 {
+    let u = rng.uniform().max(1e-300);
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * rng.uniform()).cos()
 }
 
 /// Four-letter tickers there are (26^4).
@@ -187,11 +175,11 @@ impl Days {
 
 /// A market factor: daily log returns with slow bull and bear phases.
 fn market(days: usize) -> Vec<f64> {
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     (0..days)
         .map(|t| {
             let phase = (std::f64::consts::TAU * t as f64 / 320.0).sin();
-            0.0003 + 0.0015 * phase + 0.011 * rng.normal()
+            0.0003 + 0.0015 * phase + 0.011 * normal(&mut rng)
         })
         .collect()
 }
@@ -252,7 +240,7 @@ fn wilder(x: &[f64]) -> Vec<f64> {
 
 impl Series {
     fn generate(index: usize, market: &[f64]) -> Series {
-        let mut rng = Rng(0x5eed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut rng = SplitMix64::new(0x5eed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
         let mut price = 1.5 * (rng.uniform() * 400f64.ln()).exp();
         let sigma = 0.008 + 0.025 * rng.uniform();
         let beta = 0.4 + 1.2 * rng.uniform();
@@ -266,18 +254,18 @@ impl Series {
             Vec::with_capacity(n),
         );
         for m in market {
-            let mut r = beta * m + sigma * rng.normal() - 0.5 * sigma * sigma;
+            let mut r = beta * m + sigma * normal(&mut rng) - 0.5 * sigma * sigma;
             let jump = rng.uniform();
             if jump < 0.002 {
                 r -= 0.25;
             } else if jump < 0.003 {
                 r += 0.15;
             }
-            let o = price * (0.25 * sigma * rng.normal()).exp();
+            let o = price * (0.25 * sigma * normal(&mut rng)).exp();
             let c = price * r.exp();
-            let h = o.max(c) * (0.4 * sigma * rng.normal().abs()).exp();
-            let l = o.min(c) * (-0.4 * sigma * rng.normal().abs()).exp();
-            let v = (base_volume * (0.3 * rng.normal() + 0.6 * r.abs() / sigma).exp()).round();
+            let h = o.max(c) * (0.4 * sigma * normal(&mut rng).abs()).exp();
+            let l = o.min(c) * (-0.4 * sigma * normal(&mut rng).abs()).exp();
+            let v = (base_volume * (0.3 * normal(&mut rng) + 0.6 * r.abs() / sigma).exp()).round();
             open.push(round4(o));
             high.push(round4(h));
             low.push(round4(l));
@@ -520,10 +508,11 @@ impl ScreenDef {
 // Building the store
 
 fn run_id(date: NaiveDate) -> String {
-    let mut rng = Rng(date
-        .to_string()
-        .bytes()
-        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    let mut rng = SplitMix64::new(
+        date.to_string()
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+    );
     format!("{date}-{:08x}", rng.next_u64() as u32)
 }
 
@@ -841,7 +830,7 @@ fn manifest(
     files: Vec<String>,
 ) -> Manifest {
     let n = symbols.len() as u32;
-    let mut rng = Rng(u64::from(date.ordinal()) * 7 + date.year() as u64);
+    let mut rng = SplitMix64::new(u64::from(date.ordinal()) * 7 + date.year() as u64);
     let rejections: Vec<Rejection> = (0..12 + rng.next_u64() % 20)
         .map(|k| Rejection {
             symbol: Symbol::parse(&format!("XR{k:03}")).expect("a symbol"),
@@ -916,12 +905,12 @@ fn manifest(
 /// One backtest over the runs' period: its summary, equity curves and the other files.
 async fn write_backtest(store: &DirStore, dates: &[NaiveDate]) {
     let metrics = |seed: u64| {
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64::new(seed);
         serde_json::json!({
-            "total_return": rng.normal() * 0.2, "cagr": rng.normal() * 0.2,
-            "annual_volatility": 0.15 + rng.uniform() * 0.2, "sharpe": rng.normal(),
-            "sortino": rng.normal() * 1.3, "max_drawdown": -rng.uniform() * 0.4,
-            "calmar": rng.normal(), "turnover_annual": rng.uniform() * 20.0,
+            "total_return": normal(&mut rng) * 0.2, "cagr": normal(&mut rng) * 0.2,
+            "annual_volatility": 0.15 + rng.uniform() * 0.2, "sharpe": normal(&mut rng),
+            "sortino": normal(&mut rng) * 1.3, "max_drawdown": -rng.uniform() * 0.4,
+            "calmar": normal(&mut rng), "turnover_annual": rng.uniform() * 20.0,
         })
     };
     let summary = serde_json::json!({
@@ -945,12 +934,12 @@ async fn write_backtest(store: &DirStore, dates: &[NaiveDate]) {
         equity.push_str(&format!(",{}", s.name));
     }
     equity.push_str(",benchmark\n");
-    let mut rng = Rng(5);
+    let mut rng = SplitMix64::new(5);
     let mut values = [1.0f64; SCREENS.len() + 1];
     for d in dates {
         equity.push_str(&d.to_string());
         for v in &mut values {
-            *v *= 1.0 + 0.0004 + 0.012 * rng.normal();
+            *v *= 1.0 + 0.0004 + 0.012 * normal(&mut rng);
             equity.push_str(&format!(",{v}"));
         }
         equity.push('\n');
