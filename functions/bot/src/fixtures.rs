@@ -5,9 +5,9 @@
 //! no production build has it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use screener_core::catalogue;
 use screener_core::ports::{Store, StoreError};
 use screener_core::workflow::{LatestPointer, keys};
+use screener_core::{SplitMix64, catalogue};
 use serde_json::json;
 
 /// The metric columns of `results.csv`, as the screen step writes them: the catalogue's.
@@ -44,41 +44,29 @@ pub fn symbol(i: usize) -> String {
     }
 }
 
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// `results.csv` for `n` symbols on `date`. `seed` changes which symbols pass which screen.
 pub fn results_csv(n: usize, date: NaiveDate, seed: u64) -> Vec<u8> {
-    let mut rng = Lcg(seed.wrapping_mul(2654435761).wrapping_add(7));
+    let mut rng = SplitMix64::new(seed.wrapping_mul(2654435761).wrapping_add(7));
     let mut rows: Vec<(String, Vec<f64>)> = Vec::with_capacity(n);
     for i in 0..n {
-        let close = 5.0 + rng.next() * 300.0;
-        let drawdown = -rng.next() * 0.8;
+        let close = 5.0 + rng.uniform() * 300.0;
+        let drawdown = -rng.uniform() * 0.8;
         let mut values = Vec::with_capacity(METRICS.len());
         for metric in METRICS {
             let v = match metric {
                 "close" => close,
                 "open" | "high" | "low" | "sma_20" | "sma_50" | "sma_200" | "ema_12" | "ema_26" => {
-                    close * (0.9 + rng.next() * 0.2)
+                    close * (0.9 + rng.uniform() * 0.2)
                 }
                 "high_52w" => close / (1.0 + drawdown),
-                "low_52w" => close * (0.5 + rng.next() * 0.5),
+                "low_52w" => close * (0.5 + rng.uniform() * 0.5),
                 "drawdown_180d" | "pct_from_high_52w" | "max_drawdown_252" => drawdown,
-                "rsi_14" => rng.next() * 100.0,
-                "days_since_peak_180d" => (rng.next() * 180.0).floor(),
-                "volume" | "avg_volume_20" => (rng.next() * 2e7).floor(),
-                "dollar_volume_20" => close * rng.next() * 2e7,
-                "rel_volume" => rng.next() * 3.0,
-                _ => rng.next() - 0.5,
+                "rsi_14" => rng.uniform() * 100.0,
+                "days_since_peak_180d" => (rng.uniform() * 180.0).floor(),
+                "volume" | "avg_volume_20" => (rng.uniform() * 2e7).floor(),
+                "dollar_volume_20" => close * rng.uniform() * 2e7,
+                "rel_volume" => rng.uniform() * 3.0,
+                _ => rng.uniform() - 0.5,
             };
             values.push(v);
         }
