@@ -109,7 +109,7 @@ pub fn read_bars(path: &Path) -> Result<DataFrame, AnalyticsError> {
 }
 
 /// The text of a `.csv` file, or of a `.csv.gz` file decompressed.
-pub(crate) fn read_csv_file(path: &Path) -> Result<Vec<u8>, AnalyticsError> {
+pub fn read_csv_file(path: &Path) -> Result<Vec<u8>, AnalyticsError> {
     let io_error = |source| AnalyticsError::Io {
         path: path.to_path_buf(),
         source,

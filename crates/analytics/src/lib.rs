@@ -25,8 +25,8 @@ pub use indicators::compute_indicators;
 // For the backtest, which runs the kernels at chosen bars of each symbol's history.
 pub use indicators::{CarriedBars, Columns, Prepared, prepare_bars};
 pub use io::{
-    BAR_COLUMNS, read_bars, read_bars_csv_frame, read_bars_parquet_frame, write_csv, write_frame,
-    write_parquet,
+    BAR_COLUMNS, read_bars, read_bars_csv_frame, read_bars_parquet_frame, read_csv_file, write_csv,
+    write_frame, write_parquet,
 };
 pub use kernels::INDICATOR_NAMES;
 pub use kernels::{ALL_METRICS, N_METRICS, SymbolBars, compute_at};

@@ -243,14 +243,7 @@ fn read_csv_typed(path: &Path, lower: &str) -> Option<DataFrame> {
     if !gz && !lower.ends_with(".csv") {
         return None;
     }
-    let raw = std::fs::read(path).ok()?;
-    let text = if gz {
-        let mut text = Vec::with_capacity(raw.len() * 4);
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut text).ok()?;
-        text
-    } else {
-        raw
-    };
+    let text = screener_analytics::read_csv_file(path).ok()?;
     let header = text.split(|&b| b == b'\n').next()?;
     let header = std::str::from_utf8(header).ok()?;
     let columns: Vec<&str> = header.trim_end_matches('\r').split(',').collect();
