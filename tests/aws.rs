@@ -166,11 +166,10 @@ fn without_between(text: &str, start: &str, end: &str) -> String {
     format!("{}{}", &text[..from], &text[to..])
 }
 
-/// FNV-1a, to compare objects without holding both copies in the assertion message.
-fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+/// A digest, to compare objects without holding both copies in the assertion message.
+fn hash(bytes: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(bytes))
 }
 
 /// The published files a person reads, as text, for a readable diff when they differ.

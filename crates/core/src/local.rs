@@ -75,14 +75,11 @@ impl DirStore {
     }
 }
 
-/// FNV-1a: a cheap content version for conditional writes on local files.
+/// A file's content version for conditional writes: the MD5 of its bytes in hex, as S3 gives
+/// a single-part object's ETag, so a version reads the same in either store.
 fn content_version(bytes: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    format!("{hash:016x}-{}", bytes.len())
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(bytes))
 }
 
 #[async_trait]
