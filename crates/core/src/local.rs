@@ -1,23 +1,28 @@
 //! Local adapters: a directory as the store, bars straight from the market, environment
-//! variables as secrets, log lines (and an in-memory recorder for tests) as metrics, an
-//! in-memory recorder as the notifier, a made-up brokerage for demos, and the "not configured
-//! here" stand-ins of the brokerage and re-runs.
+//! variables as secrets, log lines as metrics, a made-up brokerage for demos, and the "not
+//! configured here" stand-ins of the brokerage and re-runs. In-memory metrics and notifier for
+//! tests are in `local/doubles.rs` (the `test-doubles` feature).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use crate::ports::{
-    Account, BarSource, Brokerage, BrokerageError, Delivery, FetchedBars, MarketData, MetricDatum,
-    Metrics, MetricsError, Notification, Notifier, NotifierError, Position, Rerun, RerunError,
-    RerunOutcome, SecretString, Secrets, SecretsError, Store, StoreError, WriteCondition,
+    Account, BarSource, Brokerage, BrokerageError, FetchedBars, MarketData, MetricDatum, Metrics,
+    MetricsError, Position, Rerun, RerunError, RerunOutcome, SecretString, Secrets, SecretsError,
+    Store, StoreError, WriteCondition,
 };
 use crate::symbol::Symbol;
 use crate::workflow::StepError;
+
+#[cfg(any(test, feature = "test-doubles"))]
+mod doubles;
+#[cfg(any(test, feature = "test-doubles"))]
+pub use doubles::{MemoryMetrics, MemoryNotifier};
 
 /// A directory standing in for an S3 bucket prefix. Writes go to a temporary file first and
 /// are renamed into place, so a reader never sees half an object.
@@ -270,59 +275,6 @@ impl Metrics for LogMetrics {
             );
         }
         Ok(())
-    }
-}
-
-/// Metrics kept in memory, for tests and for the CLI's summary.
-#[derive(Default)]
-pub struct MemoryMetrics {
-    recorded: Mutex<Vec<MetricDatum>>,
-}
-
-impl MemoryMetrics {
-    pub fn recorded(&self) -> Vec<MetricDatum> {
-        self.recorded.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Metrics for MemoryMetrics {
-    async fn publish(&self, data: &[MetricDatum]) -> Result<(), MetricsError> {
-        self.recorded.lock().unwrap().extend_from_slice(data);
-        Ok(())
-    }
-}
-
-/// A notifier that keeps what it is asked to send (tests), and answers every chat `Sent`.
-#[derive(Default)]
-pub struct MemoryNotifier {
-    sent: Mutex<Vec<Notification>>,
-}
-
-impl MemoryNotifier {
-    pub fn sent(&self) -> Vec<Notification> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Notifier for MemoryNotifier {
-    async fn ready(&self) -> Result<(), NotifierError> {
-        Ok(())
-    }
-
-    async fn send(
-        &self,
-        messages: Vec<Notification>,
-    ) -> Result<Vec<(i64, Delivery)>, NotifierError> {
-        let mut chats: Vec<i64> = Vec::new();
-        for message in &messages {
-            if !chats.contains(&message.chat) {
-                chats.push(message.chat);
-            }
-        }
-        self.sent.lock().unwrap().extend(messages);
-        Ok(chats.into_iter().map(|c| (c, Delivery::Sent)).collect())
     }
 }
 
