@@ -2,9 +2,9 @@
 
 mod catalogue;
 mod common;
-mod core_parquet;
 mod io;
 mod metrics;
 mod polars_oracle;
 mod screen;
 mod talib;
+mod validate_parquet;
