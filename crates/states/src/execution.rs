@@ -136,7 +136,7 @@ pub(crate) struct Engine {
     pub execution: Value,
     pub state_machine: Value,
     pub default_language: QueryLanguage,
-    pub jitter: Mutex<rand::rngs::SmallRng>,
+    pub jitter: Mutex<fastrand::Rng>,
     pub object_store: Option<Arc<dyn ObjectStore>>,
     pub region: String,
     pub account_id: String,
@@ -166,7 +166,6 @@ impl Engine {
         options: &ExecutionOptions,
         start: DateTime<Utc>,
     ) -> Engine {
-        use rand::SeedableRng;
         let clock = options.clock.clone();
         let sm_arn = format!(
             "arn:aws:states:{}:{}:stateMachine:{}",
@@ -191,7 +190,7 @@ impl Engine {
             }),
             state_machine: json!({"Id": sm_arn, "Name": options.state_machine_name}),
             default_language: machine.query_language(),
-            jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(
+            jitter: Mutex::new(fastrand::Rng::with_seed(
                 options.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
             )),
             object_store: options.object_store.clone(),
@@ -213,8 +212,7 @@ impl Engine {
         language: QueryLanguage,
         start: DateTime<Utc>,
     ) -> Engine {
-        use rand::{Rng, SeedableRng};
-        let seed: u64 = self.jitter.lock().expect("jitter lock").random();
+        let seed = self.jitter.lock().expect("jitter lock").u64(..);
         Engine {
             invoker: self.invoker.clone(),
             clock: self.clock.clone(),
@@ -230,7 +228,7 @@ impl Engine {
             }),
             state_machine: json!({"Id": who.state_machine_arn, "Name": who.state_machine_name}),
             default_language: language,
-            jitter: Mutex::new(rand::rngs::SmallRng::seed_from_u64(seed)),
+            jitter: Mutex::new(fastrand::Rng::with_seed(seed)),
             object_store: self.object_store.clone(),
             region: self.region.clone(),
             account_id: self.account_id.clone(),

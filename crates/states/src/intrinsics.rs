@@ -511,13 +511,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
                     "Invalid arguments in {name}: the end must be greater than the start"
                 )));
             }
-            use rand::{Rng, SeedableRng};
             let seed = match args.get(2) {
                 Some(seed) => as_int(name, seed)? as u64,
                 None => fastrand::u64(..),
             };
-            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-            Ok(Value::from(rng.random_range(start..end)))
+            Ok(Value::from(fastrand::Rng::with_seed(seed).i64(start..end)))
         }
         "States.MathAdd" => {
             arity(name, &args, 2..=2)?;

@@ -305,12 +305,11 @@ fn fn_random<'a>(
     context: FunctionContext<'a, '_>,
     args: &[&'a JValue<'a>],
 ) -> jsonata_rs::Result<&'a JValue<'a>> {
-    use rand::{Rng, SeedableRng};
     let seed = match args.first() {
         Some(s) if s.is_number() => s.as_f64() as u64,
         _ => fastrand::u64(..),
     };
-    let x: f64 = rand::rngs::SmallRng::seed_from_u64(seed).random_range(0.0..1.0);
+    let x = fastrand::Rng::with_seed(seed).f64();
     Ok(JValue::number(context.arena, x))
 }
 

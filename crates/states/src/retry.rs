@@ -97,13 +97,7 @@ where
         }
         let mut delay = backoff(retrier, counts[index]);
         if retrier.jitter_strategy == Some(JitterStrategy::Full) {
-            use rand::Rng;
-            let factor: f64 = ctx
-                .engine
-                .jitter
-                .lock()
-                .expect("jitter lock")
-                .random_range(0.0..=1.0);
+            let factor = ctx.engine.jitter.lock().expect("jitter lock").f64();
             delay = delay.mul_f64(factor);
         }
         counts[index] += 1;
