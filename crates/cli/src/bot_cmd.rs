@@ -189,16 +189,13 @@ pub async fn local_deps(data_dir: Option<&Path>) -> anyhow::Result<BotDeps> {
     let config =
         crate::config_with(&[("SCREENER_STORE", data_dir.map(|d| d.display().to_string()))])?;
     let deps = screener_composition::build_deps(&config).await?;
-    Ok(BotDeps::new(
-        deps.store,
-        deps.secrets,
-        deps.notifier,
-        screener_composition::build_brokerage(&config).await,
+    Ok(BotDeps::compose(
+        &config,
+        deps,
         Arc::new(LocalRerun::new(config.clone())),
-        config.bot.clone(),
+        Arc::new(LocalBacktests::new(config.clone())),
     )
-    .with_backtests(Arc::new(LocalBacktests::new(config.clone())))
-    .with_screens(screener_composition::build_screen_specs(&config)?))
+    .await?)
 }
 
 /// A secret's name as the user sets it: the environment variable that stands in for it

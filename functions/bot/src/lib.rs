@@ -32,8 +32,9 @@ pub mod server;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use screener_core::Deps;
 use screener_core::backtest::{ScreenSpec, default_screen_specs};
-use screener_core::config::BotSettings;
+use screener_core::config::{BotSettings, Config};
 use screener_core::local::BacktestsNotConfigured;
 use screener_core::ports::{
     Backtests, Brokerage, Notification, Notifier, Rerun, SecretString, Secrets, SecretsError, Store,
@@ -211,6 +212,27 @@ impl BotDeps {
     pub fn with_screens(mut self, screens: Vec<ScreenSpec>) -> Self {
         self.screens = screens;
         self
+    }
+
+    /// The bot's dependencies from the composition root's `deps` and `config`. Only how
+    /// `/rerun` and `/backtest` run is given: Step Functions in the Lambda, in-process under
+    /// `screener bot serve`.
+    pub async fn compose(
+        config: &Config,
+        deps: Deps,
+        rerun: Arc<dyn Rerun>,
+        backtests: Arc<dyn Backtests>,
+    ) -> Result<BotDeps, screener_composition::WiringError> {
+        Ok(BotDeps::new(
+            deps.store,
+            deps.secrets,
+            deps.notifier,
+            screener_composition::build_brokerage(config).await,
+            rerun,
+            config.bot.clone(),
+        )
+        .with_backtests(backtests)
+        .with_screens(screener_composition::build_screen_specs(config)?))
     }
 
     /// The latest results (cached per container).

@@ -12,16 +12,13 @@ async fn main() -> Result<(), Error> {
     screener_composition::init_lambda_tracing();
     let (config, deps) = screener_composition::wire("bot").await?;
     let deps = Arc::new(
-        BotDeps::new(
-            deps.store,
-            deps.secrets,
-            deps.notifier,
-            screener_composition::build_brokerage(&config).await,
+        BotDeps::compose(
+            &config,
+            deps,
             screener_composition::build_rerun(&config).await,
-            config.bot.clone(),
+            screener_composition::build_backtests(&config).await,
         )
-        .with_backtests(screener_composition::build_backtests(&config).await)
-        .with_screens(screener_composition::build_screen_specs(&config)?),
+        .await?,
     );
     lambda_http::run(service_fn(move |request: Request| {
         let deps = deps.clone();
