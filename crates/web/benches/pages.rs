@@ -20,9 +20,10 @@
 //! small stand-ins, since no page reads them), a real `results.csv` for the last two runs only
 //! (Today reads the chosen run's; the other pages read digests), the latest run's chart bars
 //! (100-symbol batches), `results/latest.json` and one backtest. Prices are a generated random
-//! walk with a market factor; every metric is computed from the bars as `crates/analytics/
-//! METRICS.md` defines it, and the four screens of `screens.toml` are evaluated on them each
-//! day, so counts, ranks and day-to-day churn have real shapes.
+//! walk with a market factor; the metrics are the engine's own (`screener_analytics::compute_at`,
+//! `crates/analytics/METRICS.md`), computed from the bars once per symbol for every run day, and
+//! the screens of `screens.toml` (`ScreenSet::default_screens`) are evaluated on them each day,
+//! so counts, ranks and day-to-day churn have real shapes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use http::{Request, StatusCode, header};
+use screener_analytics::{
+    ALL_METRICS, BAR_METRICS, N_METRICS, Operand, Screen, ScreenSet, SymbolBars, compute_at,
+    metric_names,
+};
 use screener_core::bar::{Bar, BarsBySymbol, read_bars_csv, write_bars_csv};
 use screener_core::calendar;
 use screener_core::catalogue;
@@ -103,7 +108,7 @@ impl Sizes {
     /// What identifies a store built for these sizes (requests aside).
     fn fixture_id(&self) -> String {
         format!(
-            "pages-bench v1 runs={} symbols={} bars={}",
+            "pages-bench v2 runs={} symbols={} bars={}",
             self.runs, self.symbols, self.bars
         )
     }
@@ -114,7 +119,7 @@ impl Sizes {
 
 /// A standard normal from two uniforms of `rng` (Box-Muller, the cosine only). Not
 /// [`SplitMix64::normal`], which keeps the sine for the next draw: this one keeps the benchmark's
-/// market (and a store kept in `PAGES_BENCH_DIR`) what it has always been.
+/// market what it has always been.
 fn normal(rng: &mut SplitMix64) -> f64 {
     let u = rng.uniform().max(1e-300);
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * rng.uniform()).cos()
@@ -152,24 +157,17 @@ fn trading_days_to(last: NaiveDate, n: usize) -> Vec<NaiveDate> {
     days
 }
 
-/// The days of the whole generated history, and for each the first index inside its 180
-/// calendar days (for `drawdown_180d`).
+/// The days of the whole generated history, as dates and as the engine's days since
+/// 1970-01-01.
 struct Days {
     dates: Vec<NaiveDate>,
-    from_180d: Vec<usize>,
+    epoch_days: Vec<i32>,
 }
 
 impl Days {
     fn new(dates: Vec<NaiveDate>) -> Days {
-        let mut from_180d = Vec::with_capacity(dates.len());
-        let mut j = 0;
-        for d in &dates {
-            while dates[j] <= *d - chrono::Duration::days(180) {
-                j += 1;
-            }
-            from_180d.push(j);
-        }
-        Days { dates, from_180d }
+        let epoch_days = dates.iter().map(NaiveDate::to_epoch_days).collect();
+        Days { dates, epoch_days }
     }
 }
 
@@ -188,54 +186,27 @@ fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
 }
 
-/// One symbol's daily bars over the whole history, with what its metrics need precomputed.
+/// Columns of a [`Row`]: the bar's own fields, then the indicators.
+const COLUMNS: usize = BAR_METRICS.len() + N_METRICS;
+
+/// One symbol's metrics on one day, in [`metric_names`] order (what a screen condition or
+/// `results.csv` names); NaN where the engine has no value (warm-up).
+type Row = [f64; COLUMNS];
+
+/// Where metric `name` is in a [`Row`].
+fn column(name: &str) -> usize {
+    metric_names()
+        .position(|m| m == name)
+        .unwrap_or_else(|| panic!("{name} is not a metric of the engine"))
+}
+
+/// One symbol's daily bars over the whole history.
 struct Series {
     open: Vec<f64>,
     high: Vec<f64>,
     low: Vec<f64>,
     close: Vec<f64>,
     volume: Vec<f64>,
-    /// Prefix sums of close, volume and close x volume (`p[t + 1] - p[t + 1 - n]` is a window).
-    sum_close: Vec<f64>,
-    sum_volume: Vec<f64>,
-    sum_dollars: Vec<f64>,
-    ema_12: Vec<f64>,
-    ema_26: Vec<f64>,
-    rsi_14: Vec<f64>,
-    atr_14: Vec<f64>,
-}
-
-fn prefix(values: impl Iterator<Item = f64>) -> Vec<f64> {
-    let mut out = vec![0.0];
-    for v in values {
-        out.push(out.last().unwrap() + v);
-    }
-    out
-}
-
-fn ema(close: &[f64], n: usize) -> Vec<f64> {
-    let a = 2.0 / (n as f64 + 1.0);
-    let mut out = Vec::with_capacity(close.len());
-    for (t, c) in close.iter().enumerate() {
-        out.push(if t == 0 {
-            *c
-        } else {
-            a * c + (1.0 - a) * out[t - 1]
-        });
-    }
-    out
-}
-
-/// Wilder's smoothing of `x[1..]` over 14: NaN before index 14.
-fn wilder(x: &[f64]) -> Vec<f64> {
-    let mut out = vec![f64::NAN; x.len()];
-    if x.len() > 14 {
-        out[14] = x[1..=14].iter().sum::<f64>() / 14.0;
-        for t in 15..x.len() {
-            out[t] = (out[t - 1] * 13.0 + x[t]) / 14.0;
-        }
-    }
-    out
 }
 
 impl Series {
@@ -246,13 +217,13 @@ impl Series {
         let beta = 0.4 + 1.2 * rng.uniform();
         let base_volume = (5_000f64.ln() + rng.uniform() * 4_000f64.ln()).exp();
         let n = market.len();
-        let (mut open, mut high, mut low, mut close, mut volume) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
+        let mut s = Series {
+            open: Vec::with_capacity(n),
+            high: Vec::with_capacity(n),
+            low: Vec::with_capacity(n),
+            close: Vec::with_capacity(n),
+            volume: Vec::with_capacity(n),
+        };
         for m in market {
             let mut r = beta * m + sigma * normal(&mut rng) - 0.5 * sigma * sigma;
             let jump = rng.uniform();
@@ -266,124 +237,47 @@ impl Series {
             let h = o.max(c) * (0.4 * sigma * normal(&mut rng).abs()).exp();
             let l = o.min(c) * (-0.4 * sigma * normal(&mut rng).abs()).exp();
             let v = (base_volume * (0.3 * normal(&mut rng) + 0.6 * r.abs() / sigma).exp()).round();
-            open.push(round4(o));
-            high.push(round4(h));
-            low.push(round4(l));
-            close.push(round4(c).max(0.0001));
-            volume.push(v.max(1.0));
+            s.open.push(round4(o));
+            s.high.push(round4(h));
+            s.low.push(round4(l));
+            s.close.push(round4(c).max(0.0001));
+            s.volume.push(v.max(1.0));
             price = c;
         }
-        let mut changes_up = vec![0.0; n];
-        let mut changes_down = vec![0.0; n];
-        let mut true_range = vec![0.0; n];
-        for t in 1..n {
-            let d = close[t] - close[t - 1];
-            changes_up[t] = d.max(0.0);
-            changes_down[t] = (-d).max(0.0);
-            true_range[t] = (high[t] - low[t])
-                .max((high[t] - close[t - 1]).abs())
-                .max((low[t] - close[t - 1]).abs());
-        }
-        let (up, down) = (wilder(&changes_up), wilder(&changes_down));
-        let rsi_14 = up
-            .iter()
-            .zip(&down)
-            .map(|(u, d)| {
-                if u.is_nan() {
-                    f64::NAN
-                } else if *d == 0.0 {
-                    100.0
-                } else {
-                    100.0 - 100.0 / (1.0 + u / d)
-                }
-            })
-            .collect();
-        Series {
-            sum_close: prefix(close.iter().copied()),
-            sum_volume: prefix(volume.iter().copied()),
-            sum_dollars: prefix(close.iter().zip(&volume).map(|(c, v)| c * v)),
-            ema_12: ema(&close, 12),
-            ema_26: ema(&close, 26),
-            rsi_14,
-            atr_14: wilder(&true_range),
-            open,
-            high,
-            low,
-            close,
-            volume,
-        }
+        s
     }
 
-    /// A metric of `results.csv` on day `t`, as METRICS.md defines it; `None` where it has no
-    /// value yet (or the name is not one this fixture knows).
-    fn metric(&self, days: &Days, name: &str, t: usize) -> Option<f64> {
-        let c = &self.close;
-        let mean = |sums: &[f64], n: usize| {
-            (t + 1 >= n).then(|| (sums[t + 1] - sums[t + 1 - n]) / n as f64)
+    /// The symbol's [`Row`] on each day of `at` (increasing indices into `days`): the bar's
+    /// fields, and every indicator as the engine computes it ([`compute_at`], one pass over
+    /// the history up to the last of `at`).
+    fn rows(&self, days: &Days, at: &[usize]) -> Vec<Row> {
+        let n = at.last().map_or(0, |t| t + 1);
+        let bars = SymbolBars {
+            dates: &days.epoch_days[..n],
+            open: &self.open[..n],
+            high: &self.high[..n],
+            low: &self.low[..n],
+            close: &self.close[..n],
+            volume: &self.volume[..n],
         };
-        let ret = |n: usize| (t >= n).then(|| c[t] / c[t - n] - 1.0);
-        let known = |v: f64| (!v.is_nan()).then_some(v);
-        let year = || (t >= 251).then(|| &c[t - 251..=t]);
-        match name {
-            "open" => Some(self.open[t]),
-            "high" => Some(self.high[t]),
-            "low" => Some(self.low[t]),
-            "close" => Some(c[t]),
-            "volume" => Some(self.volume[t]),
-            "sma_20" => mean(&self.sum_close, 20),
-            "sma_50" => mean(&self.sum_close, 50),
-            "sma_200" => mean(&self.sum_close, 200),
-            "ema_12" => (t >= 11).then(|| self.ema_12[t]),
-            "ema_26" => (t >= 25).then(|| self.ema_26[t]),
-            "rsi_14" => known(self.rsi_14[t]),
-            "atr_14" => known(self.atr_14[t]),
-            "high_52w" => year().map(|w| w.iter().copied().fold(f64::MIN, f64::max)),
-            "low_52w" => year().map(|w| w.iter().copied().fold(f64::MAX, f64::min)),
-            "pct_from_high_52w" => Some(c[t] / self.metric(days, "high_52w", t)? - 1.0),
-            "pct_from_low_52w" => Some(c[t] / self.metric(days, "low_52w", t)? - 1.0),
-            "drawdown_180d" | "days_since_peak_180d" => {
-                let from = days.from_180d[t];
-                let (mut peak, mut at) = (f64::MIN, from);
-                for (j, v) in c.iter().enumerate().take(t + 1).skip(from) {
-                    if *v >= peak {
-                        (peak, at) = (*v, j);
-                    }
-                }
-                Some(if name == "drawdown_180d" {
-                    c[t] / peak - 1.0
-                } else {
-                    (days.dates[t] - days.dates[at]).num_days() as f64
-                })
-            }
-            "max_drawdown_252" => year().map(|w| {
-                let (mut peak, mut worst) = (f64::MIN, 0.0f64);
-                for v in w {
-                    peak = peak.max(*v);
-                    worst = worst.min(v / peak - 1.0);
-                }
-                worst
-            }),
-            "ret_1d" => ret(1),
-            "ret_5d" => ret(5),
-            "ret_21d" => ret(21),
-            "ret_63d" => ret(63),
-            "ret_126d" => ret(126),
-            "ret_252d" => ret(252),
-            "avg_volume_20" => mean(&self.sum_volume, 20),
-            "rel_volume" => {
-                let avg = mean(&self.sum_volume, 20)?;
-                (t >= 20 && avg > 0.0).then(|| self.volume[t] / avg)
-            }
-            "dollar_volume_20" => mean(&self.sum_dollars, 20),
-            "volatility_20" => (t >= 20).then(|| {
-                let r: Vec<f64> = (t - 19..=t).map(|j| (c[j] / c[j - 1]).ln()).collect();
-                let m = r.iter().sum::<f64>() / 20.0;
-                let var = r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 19.0;
-                var.sqrt() * 252f64.sqrt()
-            }),
-            "gap_pct" => (t >= 1).then(|| self.open[t] / c[t - 1] - 1.0),
-            _ => None,
-        }
+        let mut indicators = vec![[f64::NAN; N_METRICS]; at.len()];
+        compute_at(&bars, at, &ALL_METRICS, &mut indicators);
+        at.iter()
+            .zip(&indicators)
+            .map(|(&t, values)| {
+                let mut row = [f64::NAN; COLUMNS];
+                // BAR_METRICS' order, checked in `build_store`.
+                row[..BAR_METRICS.len()].copy_from_slice(&[
+                    self.open[t],
+                    self.high[t],
+                    self.low[t],
+                    self.close[t],
+                    self.volume[t],
+                ]);
+                row[BAR_METRICS.len()..].copy_from_slice(values);
+                row
+            })
+            .collect()
     }
 
     fn bar(&self, days: &Days, t: usize) -> Bar {
@@ -403,100 +297,49 @@ impl Series {
 // ---------------------------------------------------------------------------------------------
 // The screens of screens.toml
 
-#[derive(Clone, Copy)]
-enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
+/// A screen of the engine's [`ScreenSet::default_screens`] with its metrics looked up once as
+/// columns of a [`Row`].
+struct Ranking<'a> {
+    screen: &'a Screen,
+    /// Per condition: the left-hand metric's column and the right-hand one's (`None`: a value).
+    columns: Vec<(usize, Option<usize>)>,
+    sort: usize,
 }
 
-#[derive(Clone, Copy)]
-enum Rhs {
-    Value(f64),
-    Metric(&'static str),
-}
+impl<'a> Ranking<'a> {
+    fn new(screen: &'a Screen) -> Ranking<'a> {
+        let columns = screen
+            .conditions
+            .iter()
+            .map(|c| {
+                let rhs = match &c.rhs {
+                    Operand::Value(_) => None,
+                    Operand::Metric(m) => Some(column(m)),
+                };
+                (column(&c.metric), rhs)
+            })
+            .collect();
+        Ranking {
+            screen,
+            columns,
+            sort: column(&screen.sort.metric),
+        }
+    }
 
-struct ScreenDef {
-    name: &'static str,
-    description: &'static str,
-    conditions: &'static [(&'static str, Op, Rhs)],
-    sort: &'static str,
-    descending: bool,
-}
-
-/// `screens.toml`'s default screens, condition for condition.
-const SCREENS: [ScreenDef; 4] = [
-    ScreenDef {
-        name: "deepest_drawdown",
-        description: "Contrarian: the deepest falls from the 180-day high among liquid names (the old system's screen)",
-        conditions: &[
-            ("close", Op::Ge, Rhs::Value(5.0)),
-            ("avg_volume_20", Op::Ge, Rhs::Value(500_000.0)),
-            ("dollar_volume_20", Op::Ge, Rhs::Value(5_000_000.0)),
-            ("drawdown_180d", Op::Le, Rhs::Value(-0.25)),
-        ],
-        sort: "drawdown_180d",
-        descending: false,
-    },
-    ScreenDef {
-        name: "oversold_uptrend",
-        description: "Oversold (RSI 14 below 30) while still above the 200-day average",
-        conditions: &[
-            ("rsi_14", Op::Lt, Rhs::Value(30.0)),
-            ("close", Op::Gt, Rhs::Metric("sma_200")),
-            ("avg_volume_20", Op::Ge, Rhs::Value(500_000.0)),
-        ],
-        sort: "rsi_14",
-        descending: false,
-    },
-    ScreenDef {
-        name: "new_high_heavy_volume",
-        description: "Closed at a new 52-week high on at least 1.5x its average volume",
-        conditions: &[
-            ("close", Op::Ge, Rhs::Metric("high_52w")),
-            ("rel_volume", Op::Ge, Rhs::Value(1.5)),
-            ("avg_volume_20", Op::Ge, Rhs::Value(300_000.0)),
-            ("close", Op::Ge, Rhs::Value(5.0)),
-        ],
-        sort: "rel_volume",
-        descending: true,
-    },
-    ScreenDef {
-        name: "golden_cross_trend",
-        description: "Trend: 50-day above 200-day average, close above both, short EMA above long EMA",
-        conditions: &[
-            ("sma_50", Op::Gt, Rhs::Metric("sma_200")),
-            ("close", Op::Gt, Rhs::Metric("sma_50")),
-            ("ema_12", Op::Gt, Rhs::Metric("ema_26")),
-            ("avg_volume_20", Op::Ge, Rhs::Value(500_000.0)),
-        ],
-        sort: "ret_63d",
-        descending: true,
-    },
-];
-
-impl ScreenDef {
-    /// The sort key (ascending = better rank) if the symbol passes on day `t`.
-    fn passes(&self, s: &Series, days: &Days, t: usize) -> Option<f64> {
-        for (metric, op, rhs) in self.conditions {
-            let left = s.metric(days, metric, t)?;
-            let right = match rhs {
-                Rhs::Value(v) => *v,
-                Rhs::Metric(m) => s.metric(days, m, t)?,
+    /// The sort key (ascending = better rank) if `row` passes: a condition on a missing value
+    /// fails (`Op::holds`), a missing sort key sorts last.
+    fn key(&self, row: &Row) -> Option<f64> {
+        for (condition, &(left, right)) in self.screen.conditions.iter().zip(&self.columns) {
+            let rhs = match &condition.rhs {
+                Operand::Value(v) => *v,
+                Operand::Metric(_) => row[right.expect("looked up in `Ranking::new`")],
             };
-            let holds = match op {
-                Op::Lt => left < right,
-                Op::Le => left <= right,
-                Op::Gt => left > right,
-                Op::Ge => left >= right,
-            };
-            if !holds {
+            if !condition.op.holds(row[left], rhs) {
                 return None;
             }
         }
-        let key = s.metric(days, self.sort, t).unwrap_or(f64::NAN);
-        Some(match (key.is_nan(), self.descending) {
+        let key = row[self.sort];
+        Some(match (key.is_nan(), self.screen.sort.descending) {
             (true, _) => f64::INFINITY,
             (false, true) => -key,
             (false, false) => key,
@@ -554,33 +397,35 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
     let latest_id = run_id(latest);
     let market = market(history);
     let symbols = tickers(n);
-    let metric_names: Vec<&str> = catalogue::METRICS.iter().map(|m| m.name).collect();
+    assert_eq!(
+        BAR_METRICS,
+        ["open", "high", "low", "close", "volume"],
+        "Series::rows"
+    );
+    let screens = ScreenSet::default_screens().screens;
+    let rankings: Vec<Ranking> = screens.iter().map(Ranking::new).collect();
+    let run_days: Vec<usize> = (first_run..history).collect();
 
     // Per run, per screen: (sort key, symbol index) of the passing symbols.
-    let mut passing: Vec<Vec<Vec<(f64, u32)>>> = vec![vec![Vec::new(); SCREENS.len()]; runs];
-    // The newest runs' results rows: per run, per symbol, the catalogue's metrics.
+    let mut passing: Vec<Vec<Vec<(f64, u32)>>> = vec![vec![Vec::new(); screens.len()]; runs];
+    // The newest runs' results rows: per run, per symbol.
     let results_runs = RESULTS_RUNS.min(runs);
-    let mut rows: Vec<Vec<Vec<Option<f64>>>> = vec![Vec::with_capacity(n); results_runs];
+    let mut rows: Vec<Vec<Row>> = vec![Vec::with_capacity(n); results_runs];
     let mut batch = BarsBySymbol::new();
     let mut bar_batches = Vec::new();
     let mut last_progress = Instant::now();
     for (i, symbol) in symbols.iter().enumerate() {
         let series = Series::generate(i, &market);
-        for (k, t) in (first_run..history).enumerate() {
-            for (s, screen) in SCREENS.iter().enumerate() {
-                if let Some(key) = screen.passes(&series, &days, t) {
+        let day_rows = series.rows(&days, &run_days);
+        for (k, row) in day_rows.iter().enumerate() {
+            for (s, ranking) in rankings.iter().enumerate() {
+                if let Some(key) = ranking.key(row) {
                     passing[k][s].push((key, i as u32));
                 }
             }
         }
-        for (k, row) in rows.iter_mut().enumerate() {
-            let t = history - results_runs + k;
-            row.push(
-                metric_names
-                    .iter()
-                    .map(|m| series.metric(&days, m, t))
-                    .collect(),
-            );
+        for (k, results) in rows.iter_mut().enumerate() {
+            results.push(day_rows[runs - results_runs + k]);
         }
         batch.insert(
             Symbol::parse(symbol).expect("a ticker"),
@@ -608,8 +453,8 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
             last_progress = Instant::now();
         }
     }
-    for screens in &mut passing {
-        for list in screens.iter_mut() {
+    for lists in &mut passing {
+        for list in lists.iter_mut() {
             list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
     }
@@ -629,7 +474,7 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
             let csv = results_csv(
                 &symbols,
                 date,
-                &metric_names,
+                &screens,
                 &rows[k - (runs - results_runs)],
                 &passing[k],
             );
@@ -653,10 +498,10 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
         )
         .await;
         files.push("results.parquet".into());
-        for (s, screen) in SCREENS.iter().enumerate() {
-            let name = keys::top_file_name(screen.name);
+        for (s, screen) in screens.iter().enumerate() {
+            let name = keys::top_file_name(&screen.name);
             let mut top = String::from("rank,symbol\n");
-            for (rank, (_, i)) in passing[k][s].iter().take(25).enumerate() {
+            for (rank, (_, i)) in passing[k][s].iter().take(screen.limit).enumerate() {
                 top.push_str(&format!("{},{}\n", rank + 1, symbols[*i as usize]));
             }
             put(
@@ -685,7 +530,7 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
             run_id: id.clone(),
             synthetic: true,
             screened: n as u32,
-            passing: SCREENS
+            passing: screens
                 .iter()
                 .zip(&passing[k])
                 .map(|(screen, list)| {
@@ -723,7 +568,7 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
             "application/json",
         )
         .await;
-        let manifest = manifest(date, &id, &source, &symbols, &passing[k], files);
+        let manifest = manifest(date, &id, &source, &symbols, &screens, &passing[k], files);
         put(
             store,
             &keys::results_file(date, "manifest.json"),
@@ -752,7 +597,7 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
         "application/json",
     )
     .await;
-    write_backtest(store, run_dates).await;
+    write_backtest(store, run_dates, &screens).await;
     let (files, bytes) = disk_usage(store.root());
     eprintln!(
         "fixture: built in {:.0} s, {files} files, {:.0} MB",
@@ -768,15 +613,17 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
     }
 }
 
-/// `results.csv` as the screen step writes it: symbol, date, every metric, a text column, and
-/// `pass_`/`rank_` per screen.
+/// `results.csv` as the screen step writes it: symbol, date, every metric of the catalogue, a
+/// text column, and `pass_`/`rank_` per screen.
 fn results_csv(
     symbols: &[String],
     date: NaiveDate,
-    metrics: &[&str],
-    rows: &[Vec<Option<f64>>],
+    screens: &[Screen],
+    rows: &[Row],
     passing: &[Vec<(f64, u32)>],
 ) -> Vec<u8> {
+    let metrics: Vec<&str> = catalogue::METRICS.iter().map(|m| m.name).collect();
+    let columns: Vec<usize> = metrics.iter().map(|m| column(m)).collect();
     let mut ranks: Vec<HashMap<u32, usize>> = Vec::new();
     for list in passing {
         ranks.push(
@@ -793,16 +640,16 @@ fn results_csv(
         out.push_str(m);
     }
     out.push_str(",data_source");
-    for s in &SCREENS {
+    for s in screens {
         out.push_str(&format!(",pass_{0},rank_{0}", s.name));
     }
     out.push('\n');
     for (i, (symbol, row)) in symbols.iter().zip(rows).enumerate() {
         out.push_str(&format!("{symbol},{date}"));
-        for v in row {
-            match v {
-                Some(v) => out.push_str(&format!(",{v}")),
-                None => out.push(','),
+        for &c in &columns {
+            match row[c] {
+                v if v.is_nan() => out.push(','),
+                v => out.push_str(&format!(",{v}")),
             }
         }
         out.push_str(",synthetic");
@@ -826,6 +673,7 @@ fn manifest(
     run_id: &str,
     source: &DataSourceInfo,
     symbols: &[String],
+    screens: &[Screen],
     passing: &[Vec<(f64, u32)>],
     files: Vec<String>,
 ) -> Manifest {
@@ -874,14 +722,14 @@ fn manifest(
         no_data,
         refetched: Vec::new(),
         failed_batches: Vec::new(),
-        screens: SCREENS
+        screens: screens
             .iter()
             .zip(passing)
             .map(|(s, list)| ScreenCount {
-                name: s.name.into(),
-                description: s.description.into(),
+                name: s.name.clone(),
+                description: s.description.clone(),
                 count: list.len() as u32,
-                top_key: keys::results_file(date, &keys::top_file_name(s.name)),
+                top_key: keys::results_file(date, &keys::top_file_name(&s.name)),
             })
             .collect(),
         worst_drawdown: passing[0].first().map(|(key, i)| WorstDrawdown {
@@ -903,7 +751,7 @@ fn manifest(
 }
 
 /// One backtest over the runs' period: its summary, equity curves and the other files.
-async fn write_backtest(store: &DirStore, dates: &[NaiveDate]) {
+async fn write_backtest(store: &DirStore, dates: &[NaiveDate], screens: &[Screen]) {
     let metrics = |seed: u64| {
         let mut rng = SplitMix64::new(seed);
         serde_json::json!({
@@ -916,7 +764,7 @@ async fn write_backtest(store: &DirStore, dates: &[NaiveDate]) {
     let summary = serde_json::json!({
         "id": BACKTEST_ID,
         "calendar": {"first_session": dates[0], "last_session": dates[dates.len() - 1]},
-        "screens": SCREENS.iter().enumerate()
+        "screens": screens.iter().enumerate()
             .map(|(k, s)| serde_json::json!({"name": s.name, "metrics": metrics(k as u64)}))
             .collect::<Vec<_>>(),
         "benchmark": {"name": "benchmark", "metrics": metrics(99)},
@@ -930,12 +778,12 @@ async fn write_backtest(store: &DirStore, dates: &[NaiveDate]) {
     )
     .await;
     let mut equity = String::from("date");
-    for s in &SCREENS {
+    for s in screens {
         equity.push_str(&format!(",{}", s.name));
     }
     equity.push_str(",benchmark\n");
     let mut rng = SplitMix64::new(5);
-    let mut values = [1.0f64; SCREENS.len() + 1];
+    let mut values = vec![1.0f64; screens.len() + 1];
     for d in dates {
         equity.push_str(&d.to_string());
         for v in &mut values {
