@@ -218,15 +218,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Read as the bot will read them: through its secrets port (the `TELEGRAM_*` variables
     // locally, SSM with SCREENER_SECRETS=ssm).
     let params = &deps.settings.params;
-    let is_set = |name: &str| {
-        let secrets = deps.secrets.clone();
-        let name = name.to_string();
-        async move {
-            secrets
-                .get(&name)
-                .await
-                .is_ok_and(|v| !v.expose().trim().is_empty())
-        }
+    let is_set = async |name: &str| {
+        deps.secrets
+            .get(name)
+            .await
+            .is_ok_and(|v| !v.expose().trim().is_empty())
     };
     if !is_set(&params.secret_token).await {
         eprintln!(
