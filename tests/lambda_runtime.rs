@@ -328,6 +328,19 @@ async fn the_backtest_function_binaries_answer_their_events_files_as_their_handl
         "{error:?}"
     );
     process.stop().await;
+
+    // Combine's input without its plan: the error names the missing field.
+    let (completion, process) =
+        invoke(&dir, "backtest-combine", &env, json!({"map_run": {}})).await;
+    let error = reported_error("backtest-combine", &completion, &process);
+    assert_eq!(
+        error.error_type.as_deref(),
+        Some(error_names::INPUT_INVALID),
+        "{error:?}"
+    );
+    let message = error.error_message.clone().unwrap_or_default();
+    assert!(message.contains("missing field `plan`"), "{error:?}");
+    process.stop().await;
 }
 
 /// A Lambda proxy response's status and its body parsed as JSON.

@@ -706,11 +706,34 @@ pub struct CaughtError {
 }
 
 /// BacktestCombine's input: the Map Run to combine, or (on the failure path) a chat to tell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CombineRequest {
     Combine(Box<CombineInput>),
     TellFailure(FailureNotice),
+}
+
+/// Picks the variant by its key (`failure` is only in the failure notice) instead of serde's
+/// untagged trial, whose error ("data did not match any variant") names no field.
+impl<'de> Deserialize<'de> for CombineRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if value.get("failure").is_some() {
+            FailureNotice::deserialize(value)
+                .map(CombineRequest::TellFailure)
+                .map_err(|e| D::Error::custom(format!("BacktestCombine's failure notice: {e}")))
+        } else {
+            CombineInput::deserialize(value)
+                .map(|input| CombineRequest::Combine(Box::new(input)))
+                .map_err(|e| {
+                    D::Error::custom(format!(
+                        "BacktestCombine's input (a Map Run to combine, or a failure notice \
+                         with `failure`): {e}"
+                    ))
+                })
+        }
+    }
 }
 
 /// BacktestCombine's answer: the combined sweep, or that the chat was told.
@@ -789,6 +812,26 @@ mod tests {
 
     fn toml_like(json: &str) -> SweepRequest {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_combine_request_error_names_the_missing_field() {
+        let err = serde_json::from_str::<CombineRequest>(r#"{"map_run": {}}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `plan`"), "{err}");
+        let err = serde_json::from_str::<CombineRequest>(
+            r#"{"failure": {"Error": "X"}, "execution_name": "e"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("failure notice"), "{err}");
+        assert!(
+            err.to_string().contains("missing field `notify_chat`"),
+            "{err}"
+        );
+        let told = serde_json::from_str::<CombineRequest>(
+            r#"{"failure": {"Error": "X", "Cause": "y"}, "execution_name": "e", "notify_chat": 7}"#,
+        )
+        .unwrap();
+        assert!(matches!(told, CombineRequest::TellFailure(n) if n.notify_chat == 7));
     }
 
     #[test]
