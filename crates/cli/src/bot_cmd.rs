@@ -108,7 +108,8 @@ impl Rerun for LocalRerun {
 /// `/backtest` on this machine: the backtest workflow runs in the background on the bot's
 /// store, through the same interpreter and handlers as `screener backtest --sweep`; its combine
 /// step tells the chat through the configured Telegram API. What is running is known to this
-/// process only: after a restart an earlier run is [`BacktestState::Unknown`].
+/// process only: after a restart an earlier run is [`BacktestState::Unknown`], and `/status`
+/// tells from the store whether it wrote its report.
 pub struct LocalBacktests {
     config: Config,
     runs: Arc<Mutex<HashMap<String, BacktestState>>>,

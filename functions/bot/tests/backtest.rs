@@ -179,6 +179,45 @@ async fn one_backtest_at_a_time_per_chat_with_its_progress_in_status() {
 }
 
 #[tokio::test]
+async fn a_backtest_the_workflow_no_longer_knows_is_read_off_the_store() {
+    // A local bot that restarted: its in-process runs are forgotten, the store is not.
+    let backtests = Arc::new(ScriptedBacktests::default());
+    let world = world_with(backtests.clone()).await;
+    upload(&world, "uploads/bars.csv").await;
+    assert!(
+        world
+            .say(ALLOWED, "/backtest deepest_drawdown")
+            .await
+            .starts_with("Started")
+    );
+    let (name, _) = started(&backtests)[0].clone();
+    let id = sweep_id(&name);
+    backtests.states.lock().unwrap().clear();
+
+    let status = world.say(ALLOWED, "/status").await;
+    assert!(
+        status.contains("no longer followed here, and it wrote no report"),
+        "{status}"
+    );
+    world
+        .store
+        .put(
+            &keys::file(&id, "report.html"),
+            b"<html>".to_vec(),
+            "text/html",
+        )
+        .await
+        .unwrap();
+    let status = world.say(ALLOWED, "/status").await;
+    assert!(
+        status.contains(&format!(
+            "finished; the report is <code>backtests/{id}/report.html</code>"
+        )),
+        "{status}"
+    );
+}
+
+#[tokio::test]
 async fn bad_backtest_requests_get_a_reply_that_says_what_to_send() {
     let backtests = Arc::new(ScriptedBacktests::default());
     let world = world_with(backtests.clone()).await;

@@ -253,6 +253,13 @@ async fn progress(deps: &BotDeps, record: &ChatBacktest) -> String {
     }
 }
 
+/// The report's key, if the run wrote one.
+async fn report_written(deps: &BotDeps, record: &ChatBacktest) -> Option<String> {
+    let report = keys::file(&record.sweep_id, "report.html");
+    let listed = deps.store.list(&report).await.ok()?;
+    listed.contains(&report).then_some(report)
+}
+
 /// `/status`'s line about the chat's latest backtest, if it has one.
 pub(super) async fn status_line(chat: i64, deps: &BotDeps) -> Option<String> {
     let record = current(deps, chat).await.ok()??;
@@ -270,7 +277,12 @@ pub(super) async fn status_line(chat: i64, deps: &BotDeps) -> Option<String> {
             escape(&keys::file(&record.sweep_id, "report.html"))
         ),
         Ok(BacktestState::Failed { error }) => format!("failed: {}", escape(&error)),
-        Ok(BacktestState::Unknown) => "no longer followed here".into(),
+        // A local bot that restarted no longer knows its runs; the store still shows whether
+        // the run got as far as its report.
+        Ok(BacktestState::Unknown) => match report_written(deps, &record).await {
+            Some(report) => format!("finished; the report is <code>{}</code>", escape(&report)),
+            None => "no longer followed here, and it wrote no report".into(),
+        },
         Err(e) => {
             tracing::warn!(error = %e, "could not follow the chat's backtest");
             "state unknown right now".into()
