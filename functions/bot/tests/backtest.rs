@@ -36,6 +36,23 @@ fn started(backtests: &ScriptedBacktests) -> Vec<(String, SweepRequest)> {
     backtests.started.lock().unwrap().clone()
 }
 
+/// A bot with bars uploaded and `/backtest deepest_drawdown` started by the allowed chat: the
+/// world, the workflow, the execution's name and its sweep id.
+async fn started_deepest_drawdown() -> (World, Arc<ScriptedBacktests>, String, String) {
+    let backtests = Arc::new(ScriptedBacktests::default());
+    let world = world_with(backtests.clone()).await;
+    upload(&world, "uploads/bars.csv").await;
+    assert!(
+        world
+            .say(ALLOWED, "/backtest deepest_drawdown")
+            .await
+            .starts_with("Started")
+    );
+    let (name, _) = started(&backtests)[0].clone();
+    let id = sweep_id(&name);
+    (world, backtests, name, id)
+}
+
 #[tokio::test]
 async fn backtest_starts_the_workflow_for_the_chat_on_the_uploaded_history() {
     let backtests = Arc::new(ScriptedBacktests::default());
@@ -89,17 +106,7 @@ async fn backtest_starts_the_workflow_for_the_chat_on_the_uploaded_history() {
 
 #[tokio::test]
 async fn one_backtest_at_a_time_per_chat_with_its_progress_in_status() {
-    let backtests = Arc::new(ScriptedBacktests::default());
-    let world = world_with(backtests.clone()).await;
-    upload(&world, "uploads/bars.csv").await;
-    assert!(
-        world
-            .say(ALLOWED, "/backtest deepest_drawdown")
-            .await
-            .starts_with("Started")
-    );
-    let (name, _) = started(&backtests)[0].clone();
-    let id = sweep_id(&name);
+    let (world, backtests, name, id) = started_deepest_drawdown().await;
 
     // Before the plan is written, then with 1 of 3 items done.
     let status = world.say(ALLOWED, "/status").await;
@@ -181,17 +188,7 @@ async fn one_backtest_at_a_time_per_chat_with_its_progress_in_status() {
 #[tokio::test]
 async fn a_backtest_the_workflow_no_longer_knows_is_read_off_the_store() {
     // A local bot that restarted: its in-process runs are forgotten, the store is not.
-    let backtests = Arc::new(ScriptedBacktests::default());
-    let world = world_with(backtests.clone()).await;
-    upload(&world, "uploads/bars.csv").await;
-    assert!(
-        world
-            .say(ALLOWED, "/backtest deepest_drawdown")
-            .await
-            .starts_with("Started")
-    );
-    let (name, _) = started(&backtests)[0].clone();
-    let id = sweep_id(&name);
+    let (world, backtests, _, id) = started_deepest_drawdown().await;
     backtests.states.lock().unwrap().clear();
 
     let status = world.say(ALLOWED, "/status").await;
