@@ -108,7 +108,7 @@ impl Sizes {
     /// What identifies a store built for these sizes (requests aside).
     fn fixture_id(&self) -> String {
         format!(
-            "pages-bench v2 runs={} symbols={} bars={}",
+            "pages-bench v3 runs={} symbols={} bars={}",
             self.runs, self.symbols, self.bars
         )
     }
@@ -408,6 +408,9 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
 
     // Per run, per screen: (sort key, symbol index) of the passing symbols.
     let mut passing: Vec<Vec<Vec<(f64, u32)>>> = vec![vec![Vec::new(); screens.len()]; runs];
+    // Per run: the market's deepest 180-day drawdown (value, symbol index), as screen reports it.
+    let drawdown = column("drawdown_180d");
+    let mut deepest: Vec<Option<(f64, u32)>> = vec![None; runs];
     // The newest runs' results rows: per run, per symbol.
     let results_runs = RESULTS_RUNS.min(runs);
     let mut rows: Vec<Vec<Row>> = vec![Vec::with_capacity(n); results_runs];
@@ -418,6 +421,10 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
         let series = Series::generate(i, &market);
         let day_rows = series.rows(&days, &run_days);
         for (k, row) in day_rows.iter().enumerate() {
+            let d = row[drawdown];
+            if !d.is_nan() && deepest[k].is_none_or(|(worst, _)| d < worst) {
+                deepest[k] = Some((d, i as u32));
+            }
             for (s, ranking) in rankings.iter().enumerate() {
                 if let Some(key) = ranking.key(row) {
                     passing[k][s].push((key, i as u32));
@@ -560,6 +567,15 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
                 from_table.passing, digest.passing,
                 "results.csv and digest agree"
             );
+            // The manifest's worst drawdown is the market's, as screen reports it.
+            let market_min = (0..table.symbols.len())
+                .filter_map(|row| table.get(row, "drawdown_180d"))
+                .min_by(f64::total_cmp);
+            assert_eq!(
+                market_min,
+                deepest[k].map(|(d, _)| d),
+                "results.csv and manifest agree"
+            );
         }
         put(
             store,
@@ -568,7 +584,18 @@ async fn build_store(store: &DirStore, sizes: Sizes) -> Fixture {
             "application/json",
         )
         .await;
-        let manifest = manifest(date, &id, &source, &symbols, &screens, &passing[k], files);
+        let manifest = manifest(
+            date,
+            &id,
+            &source,
+            &symbols,
+            &screens,
+            RunScreened {
+                passing: &passing[k],
+                deepest_drawdown: deepest[k],
+            },
+            files,
+        );
         put(
             store,
             &keys::results_file(date, "manifest.json"),
@@ -668,15 +695,26 @@ fn finished_at(date: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&date.and_hms_opt(21, 34, 10).expect("a time"))
 }
 
+/// What one run's screening found: per screen the passing (sort key, symbol index), and the
+/// market's deepest 180-day drawdown (value, symbol index).
+struct RunScreened<'a> {
+    passing: &'a [Vec<(f64, u32)>],
+    deepest_drawdown: Option<(f64, u32)>,
+}
+
 fn manifest(
     date: NaiveDate,
     run_id: &str,
     source: &DataSourceInfo,
     symbols: &[String],
     screens: &[Screen],
-    passing: &[Vec<(f64, u32)>],
+    screened: RunScreened<'_>,
     files: Vec<String>,
 ) -> Manifest {
+    let RunScreened {
+        passing,
+        deepest_drawdown,
+    } = screened;
     let n = symbols.len() as u32;
     let mut rng = SplitMix64::new(u64::from(date.ordinal()) * 7 + date.year() as u64);
     let rejections: Vec<Rejection> = (0..12 + rng.next_u64() % 20)
@@ -732,9 +770,9 @@ fn manifest(
                 top_key: keys::results_file(date, &keys::top_file_name(&s.name)),
             })
             .collect(),
-        worst_drawdown: passing[0].first().map(|(key, i)| WorstDrawdown {
-            symbol: symbols[*i as usize].clone(),
-            drawdown_180d: *key,
+        worst_drawdown: deepest_drawdown.map(|(drawdown_180d, i)| WorstDrawdown {
+            symbol: symbols[i as usize].clone(),
+            drawdown_180d,
         }),
         durations_ms: [
             ("fetch_universe", 1_400),
