@@ -253,11 +253,14 @@ async fn progress(deps: &BotDeps, record: &ChatBacktest) -> String {
     }
 }
 
-/// The report's key, if the run wrote one.
-async fn report_written(deps: &BotDeps, record: &ChatBacktest) -> Option<String> {
-    let report = keys::file(&record.sweep_id, "report.html");
-    let listed = deps.store.list(&report).await.ok()?;
-    listed.contains(&report).then_some(report)
+/// Whether the run wrote its report (`report.html`, combine's last write).
+async fn report_written(deps: &BotDeps, record: &ChatBacktest) -> Result<bool, StoreError> {
+    let report = report_key(record);
+    Ok(deps.store.list(&report).await?.contains(&report))
+}
+
+fn report_key(record: &ChatBacktest) -> String {
+    keys::file(&record.sweep_id, "report.html")
 }
 
 /// `/status`'s line about the chat's latest backtest, if it has one.
@@ -270,23 +273,28 @@ pub(super) async fn status_line(chat: i64, deps: &BotDeps) -> Option<String> {
         record.end,
         escape(&record.execution)
     );
+    let finished = || {
+        format!(
+            "finished; the report is <code>{}</code>",
+            escape(&report_key(&record))
+        )
+    };
+    let unknown = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "could not follow the chat's backtest");
+        "state unknown right now".to_string()
+    };
     let state = match deps.backtests.state(&record.execution).await {
         Ok(BacktestState::Running) => format!("running: {}", progress(deps, &record).await),
-        Ok(BacktestState::Succeeded) => format!(
-            "finished; the report is <code>{}</code>",
-            escape(&keys::file(&record.sweep_id, "report.html"))
-        ),
+        Ok(BacktestState::Succeeded) => finished(),
         Ok(BacktestState::Failed { error }) => format!("failed: {}", escape(&error)),
         // A local bot that restarted no longer knows its runs; the store still shows whether
         // the run got as far as its report.
         Ok(BacktestState::Unknown) => match report_written(deps, &record).await {
-            Some(report) => format!("finished; the report is <code>{}</code>", escape(&report)),
-            None => "no longer followed here, and it wrote no report".into(),
+            Ok(true) => finished(),
+            Ok(false) => "no longer followed here, and it wrote no report".into(),
+            Err(e) => unknown(&e),
         },
-        Err(e) => {
-            tracing::warn!(error = %e, "could not follow the chat's backtest");
-            "state unknown right now".into()
-        }
+        Err(e) => unknown(&e),
     };
     Some(format!("{what}: {state}"))
 }
